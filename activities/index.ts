@@ -1,0 +1,11 @@
+import type { ActivityDeps } from './deps.js';
+import { passwordExpiryActivities } from './passwordExpiry.js';
+import { registrationActivities } from './registration.js';
+
+/** Every Temporal activity of varco, bound to its dependencies. Workflows type their proxies with this. */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...registrationActivities(deps),
+    ...passwordExpiryActivities(deps),
+  };
+}

@@ -1,0 +1,17 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type pg from 'pg';
+
+/** The cookie carries the token; the table keeps only its hash. */
+export const sessionId = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+export async function createSession(db: pg.Pool | pg.PoolClient, subjectId: string, ip: string | undefined, userAgent: string | undefined): Promise<string> {
+  const token = randomBytes(32).toString('base64url');
+  await db.query('insert into sessions (id, subject_id, ip, user_agent) values ($1, $2, $3, $4)', [sessionId(token), subjectId, ip ?? null, userAgent?.slice(0, 300) ?? null]);
+  return token;
+}
+
+/** Ends every session of the subject but keep (the one making the request, when it stays). */
+export async function endSessions(db: pg.Pool | pg.PoolClient, subjectId: string, keep?: string): Promise<number> {
+  const result = await db.query('delete from sessions where subject_id = $1 and id is distinct from $2', [subjectId, keep ?? null]);
+  return result.rowCount ?? 0;
+}

@@ -1,0 +1,45 @@
+import { randomUUID } from 'node:crypto';
+import express from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { adminRouter } from './admin.js';
+import { codecRouter } from './codec.js';
+import type { AppContext } from './context.js';
+import { devRouter } from './dev.js';
+import { errorHandler, notFound } from './errors.js';
+
+export function createApp(ctx: AppContext): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // One proxy in front (the fund's load balancer) sets X-Forwarded-For: req.ip is the client's.
+  app.set('trust proxy', 'loopback, uniquelocal');
+  app.use(helmet());
+  app.use(
+    pinoHttp({
+      logger: ctx.logger,
+      genReqId: (req, res) => {
+        const id = randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
+    }),
+  );
+
+  app.get('/healthz', async (_req, res) => {
+    const checks = await Promise.allSettled([ctx.pool.query('select 1'), ctx.temporal.connection.workflowService.getSystemInfo({})]);
+    const [postgres, temporal] = checks.map((c) => (c.status === 'fulfilled' ? 'ok' : 'down'));
+    res.status(postgres === 'ok' && temporal === 'ok' ? 200 : 503).json({ postgres, temporal });
+  });
+  app.use('/codec/:token', codecRouter(ctx));
+  app.use('/codec', codecRouter(ctx));
+
+  app.use('/api', express.json({ limit: '32kb', strict: true }));
+  app.use('/api/admin', adminRouter(ctx));
+  if (ctx.captures) app.use('/api/dev', devRouter(ctx.captures));
+
+  app.use(notFound);
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,141 @@
+import { Client, Connection } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { createTransports } from '../runtime/transports.js';
+import { Browser } from './support/http.js';
+import { startTestStack, type TestStack } from './support/stack.js';
+import { provisionMember } from './support/subjects.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const captureTargets = () => {
+  const servers = stack.captureServers!;
+  return {
+    smtpUrl: servers.smtpUrl,
+    twilio: { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
+  };
+};
+
+describe('the runtime on real parts', () => {
+  it('answers /healthz with Postgres and Temporal up', async () => {
+    const res = await new Browser(stack.url).get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ postgres: 'ok', temporal: 'ok' });
+  });
+
+  it('runs a workflow round trip through the worker, its activities and Postgres', async () => {
+    const result = await stack.client.workflow.execute('passwordExpiryReminders', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId: `smoke-${Date.now()}`,
+    });
+    expect(result).toEqual({ notified: expect.any(Number) });
+  });
+
+  it('delivers an e-mail through nodemailer to the SMTP listener', async () => {
+    const transports = createTransports(stack.config, captureTargets());
+    await transports.sendEmail({ to: 'prova@example.it', subject: 'Prova', text: 'Messaggio di prova', messageId: '<prova@varco>' });
+    const message = await stack.captures!.waitFor('prova@example.it');
+    expect(message).toMatchObject({ channel: 'email', subject: 'Prova', text: 'Messaggio di prova' });
+    transports.close();
+  });
+
+  it('delivers an SMS through the twilio client to the Messages API capture, which checks the credentials', async () => {
+    const targets = captureTargets();
+    const transports = createTransports(stack.config, targets);
+    const sid = await transports.sendSms({ to: '+393330000001', text: 'SMS di prova' });
+    expect(sid).toMatch(/^SM[0-9a-f]{32}$/);
+    expect(await stack.captures!.waitFor('+393330000001')).toMatchObject({ channel: 'sms', text: 'SMS di prova' });
+
+    const forged = createTransports(stack.config, { ...targets, twilio: { ...targets.twilio, authToken: 'sbagliato' } });
+    await expect(forged.sendSms({ to: '+393330000002', text: 'non deve arrivare' })).rejects.toThrow(/Authenticate/);
+    expect(stack.captures!.list('+393330000002')).toEqual([]);
+  });
+
+  it('shows captured messages newest first at /api/dev/outbox', async () => {
+    const transports = createTransports(stack.config, captureTargets());
+    await transports.sendEmail({ to: 'ordine@example.it', subject: 'primo', text: '1', messageId: '<1@varco>' });
+    await stack.captures!.waitFor('ordine@example.it', (m) => m.subject === 'primo');
+    await transports.sendEmail({ to: 'ordine@example.it', subject: 'secondo', text: '2', messageId: '<2@varco>' });
+    await stack.captures!.waitFor('ordine@example.it', (m) => m.subject === 'secondo');
+    const res = await new Browser(stack.url).get('/api/dev/outbox?to=ORDINE@example.it');
+    expect(res.status).toBe(200);
+    expect(res.body.messages.map((m: { subject: string }) => m.subject)).toEqual(['secondo', 'primo']);
+    expect(res.body.messages[0]).toEqual({ channel: 'email', to: 'ordine@example.it', subject: 'secondo', text: '2', at: expect.any(String) });
+    transports.close();
+  });
+
+  it('has no /api/dev/outbox when a real SMTP relay and Twilio are configured', async () => {
+    const servers = stack.captureServers!;
+    const configured = await startTestStack(
+      {
+        SMTP_URL: servers.smtpUrl,
+        TWILIO_ACCOUNT_SID: servers.twilioAccountSid,
+        TWILIO_AUTH_TOKEN: servers.twilioAuthToken,
+        TWILIO_FROM: '+15005550006',
+        TWILIO_BASE_URL: servers.twilioBaseUrl,
+      },
+      { worker: false },
+    );
+    try {
+      expect(configured.captures).toBeUndefined();
+      const res = await new Browser(configured.url).get('/api/dev/outbox');
+      expect(res.status).toBe(404);
+      expect(res.body.error).toBe('not_found');
+    } finally {
+      await configured.stop();
+    }
+  });
+});
+
+describe('payload encryption', () => {
+  it('leaves nothing readable in a workflow history without the key, and the codec endpoint decodes it only with the token', async () => {
+    const member = await provisionMember(stack);
+    const workflowId = `codec-${member.id}`;
+    const handle = await stack.client.workflow.start('registration', {
+      taskQueue: stack.config.temporal.taskQueue,
+      workflowId,
+      args: [{ subjectId: member.id, codiceFiscale: member.codiceFiscale, contacts: [{ id: 'c1', kind: 'email', masked: 'VISIBILE-SOLO-CON-CHIAVE' }], settings: { otpTtlMs: 60_000, otpMaxAttempts: 3, idleMs: 60_000 } }],
+    });
+    expect((await handle.query<{ state: string }>('view')).state).toBe('choosingChannel');
+    await handle.terminate('fine del test');
+
+    // A client without the codec sees the history as stored by the server.
+    const raw = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+    const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+    const payloads = JSON.stringify(history).match(/"data":"[^"]*"/g) ?? [];
+    const encodings = new Set<string>();
+    for (const event of history.events ?? []) {
+      const input = event.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
+      for (const p of input) encodings.add(Buffer.from(p.metadata?.encoding ?? []).toString());
+    }
+    expect(encodings).toEqual(new Set(['binary/encrypted']));
+    expect(JSON.stringify(history)).not.toContain('VISIBILE-SOLO-CON-CHIAVE');
+    expect(Buffer.from(JSON.stringify(history)).toString('base64')).not.toContain(Buffer.from('VISIBILE').toString('base64').slice(0, 8));
+    expect(payloads.length).toBeGreaterThan(0);
+    await raw.connection.close();
+
+    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const wire = {
+      payloads: [
+        {
+          metadata: Object.fromEntries(Object.entries(started?.metadata ?? {}).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(started?.data ?? []).toString('base64'),
+        },
+      ],
+    };
+    const anonymous = new Browser(stack.url);
+    expect((await anonymous.post('/codec/decode', wire)).status).toBe(403);
+    expect((await anonymous.post('/codec/sbagliato/decode', wire)).status).toBe(403);
+    const decoded = await anonymous.post(`/codec/${stack.secrets.codecToken}/decode`, wire);
+    expect(decoded.status).toBe(200);
+    expect(Buffer.from(decoded.body.payloads[0].data, 'base64').toString()).toContain('VISIBILE-SOLO-CON-CHIAVE');
+    const viaHeader = await anonymous.post('/codec/decode', wire, { authorization: `Bearer ${stack.secrets.codecToken}` });
+    expect(viaHeader.body).toEqual(decoded.body);
+  });
+});

@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { loadConfig, type Env } from '../../runtime/config.js';
+import { createLogger } from '../../runtime/logger.js';
+import { startStack, type Stack } from '../../runtime/stack.js';
+
+export interface TestStack extends Stack {
+  /** what the service wrote to its log, for tests that look for leaks */
+  logLines: string[];
+}
+
+/**
+ * One varco per test file, on the run's Temporal server and database: its own task queue,
+ * API port, data folder and captures, with the configuration the file asks for.
+ */
+export async function startTestStack(env: Partial<Record<keyof Env, string>> = {}, options: { worker?: boolean } = {}): Promise<TestStack> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-stack-'));
+  const config = loadConfig({
+    VARCO_ENV: 'test',
+    PORT: '0',
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'info',
+    TEMPORAL_TASK_QUEUE: `varco-test-${randomBytes(4).toString('hex')}`,
+    ...env,
+  });
+  const logLines: string[] = [];
+  const logger = createLogger(config.logLevel, { write: (line: string) => void logLines.push(line) });
+  const stack = await startStack({
+    config,
+    logger,
+    temporalAddress: inject('temporalAddress'),
+    databaseUrl: inject('databaseUrl'),
+    workflowBundlePath: inject('workflowBundlePath'),
+    worker: options.worker,
+  });
+  return {
+    ...stack,
+    logLines,
+    async stop() {
+      await stack.stop();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,136 @@
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { createActor, fromPromise, type AnyMachineSnapshot, type AnyStateMachine, type EventFromLogic, type InputFrom, type SnapshotFrom } from 'xstate';
+import type { Outcome, ProcessDefinition } from '../machines/process.js';
+import { CodiceFiscale, ProcessState } from './searchAttributes.js';
+
+export type StepEvent = { type: string } & Record<string, unknown>;
+
+export interface ProcessView {
+  state: string;
+  status: 'active' | 'done';
+  nextSteps: string[];
+  [detail: string]: unknown;
+}
+
+export interface StepResult {
+  outcome: Outcome;
+  view: ProcessView;
+}
+
+/** A user's step that needs an answer ("wrong code, 3 attempts left"). */
+export const stepUpdate = defineUpdate<StepResult, [StepEvent]>('step');
+/** Something that happened elsewhere: a reviewer's decision, a contact certified. */
+export const eventSignal = defineSignal<[StepEvent]>('event');
+/** The public state, for the web client and for operators. */
+export const viewQuery = defineQuery<ProcessView>('view');
+
+export const STEP_NOT_ALLOWED = 'StepNotAllowed';
+
+/** Each of the machine's named actors, run as a Temporal activity. */
+export type Effects = Record<string, (input: never) => Promise<unknown>>;
+
+/** "codeIssued.awaitingCode" from XState's nested state value. */
+export function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? ['unknown', undefined];
+  return child === undefined || (typeof child === 'object' && child !== null && Object.keys(child).length === 0) ? key : `${key}.${stateName(child)}`;
+}
+
+/**
+ * Runs one process machine inside a Temporal workflow until it reaches a final state.
+ * Timers of the machine become durable workflow timers (the sandbox's setTimeout), its actors
+ * become activities, and replaying the history replays the machine to the same state.
+ */
+export async function hostProcess<M extends AnyStateMachine>(
+  definition: ProcessDefinition<M>,
+  input: InputFrom<M>,
+  effects: Effects,
+): Promise<{ state: string }> {
+  let inFlight = 0;
+  const actors = Object.fromEntries(
+    Object.entries(effects).map(([name, activity]) => [
+      name,
+      fromPromise(async ({ input: actorInput }: { input: unknown }) => {
+        inFlight++;
+        try {
+          return await activity(actorInput as never);
+        } finally {
+          inFlight--;
+        }
+      }),
+    ]),
+  );
+  const actor = createActor(definition.machine.provide({ actors } as never), { input });
+
+  const steps = new Set<string>(definition.steps);
+  const signals = new Set<string>(definition.signals ?? []);
+  const snapshot = () => actor.getSnapshot() as AnyMachineSnapshot;
+  const accepts = (event: StepEvent) => snapshot().status === 'active' && snapshot().can({ ...event, at: Date.now() } as EventFromLogic<M>);
+  const view = (): ProcessView => {
+    const s = snapshot();
+    return {
+      state: stateName(s.value),
+      status: s.status === 'active' ? 'active' : 'done',
+      nextSteps: [...steps].filter((type) => accepts({ type })),
+      ...definition.view(s as SnapshotFrom<M>),
+    };
+  };
+
+  let published = '';
+  const publishState = () => {
+    const state = stateName(snapshot().value);
+    if (state === published) return;
+    published = state;
+    upsertSearchAttributes([{ key: ProcessState, value: state }]);
+  };
+  const codiceFiscale = definition.searchKey(input);
+  if (codiceFiscale) upsertSearchAttributes([{ key: CodiceFiscale, value: codiceFiscale }]);
+  actor.subscribe({ next: publishState, error: () => undefined });
+
+  // Steps run one at a time: each answers with the outcome of its own event.
+  let queue: Promise<unknown> = Promise.resolve();
+  setHandler(
+    stepUpdate,
+    (event) => {
+      const run = queue.then(async (): Promise<StepResult> => {
+        const outcomes: Outcome[] = [];
+        const subscription = actor.on('outcome', (emitted: { type: string } & Outcome) => {
+          const { type: _type, ...outcome } = emitted;
+          outcomes.push(outcome as Outcome);
+        });
+        actor.send({ ...event, at: Date.now() } as EventFromLogic<M>);
+        await condition(() => inFlight === 0);
+        subscription.unsubscribe();
+        return { outcome: outcomes.at(-1) ?? { code: 'accepted' }, view: view() };
+      });
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    {
+      validator: (event) => {
+        if (!steps.has(event?.type) || !accepts(event)) {
+          throw ApplicationFailure.nonRetryable(`step "${String(event?.type)}" not allowed in state ${stateName(snapshot().value)}`, STEP_NOT_ALLOWED);
+        }
+      },
+    },
+  );
+  setHandler(eventSignal, (event) => {
+    if (signals.has(event.type)) actor.send({ ...event, at: Date.now() } as EventFromLogic<M>);
+  });
+  setHandler(viewQuery, view);
+
+  actor.start();
+  publishState();
+  await condition(() => snapshot().status !== 'active' && inFlight === 0);
+  await condition(allHandlersFinished);
+  return { state: stateName(snapshot().value) };
+}

@@ -1,0 +1,2 @@
+export { registration } from './registration.js';
+export { passwordExpiryReminders } from './passwordExpiryReminders.js';
