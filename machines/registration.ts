@@ -96,7 +96,7 @@ export const registrationMachine = setup({
     contactOffered: ({ context, event }) =>
       event.type === 'channel.choose' && context.contacts.some((c) => c.id === event.contactId && carries(event.channel, c)),
     codeMatches: ({ context, event }) =>
-      event.type === 'code.submit' && context.codeHash !== undefined && timingSafeEqualText(event.codeHash, context.codeHash),
+      event.type === 'code.submit' && typeof event.codeHash === 'string' && context.codeHash !== undefined && timingSafeEqualText(event.codeHash, context.codeHash),
     attemptsRemainAfterThisOne: ({ context }) => context.attemptsLeft > 1,
   },
   delays: {

@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import express from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import { accountRouter } from './account.js';
 import { adminRouter } from './admin.js';
 import { codecRouter } from './codec.js';
 import type { AppContext } from './context.js';
 import { devRouter } from './dev.js';
 import { errorHandler, notFound } from './errors.js';
+import { registrationRouter } from './registration.js';
+import { loadSession } from './session.js';
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
@@ -37,6 +40,9 @@ export function createApp(ctx: AppContext): express.Express {
 
   app.use('/api', express.json({ limit: '32kb', strict: true }));
   app.use('/api/admin', adminRouter(ctx));
+  app.use('/api', loadSession(ctx));
+  app.use('/api', accountRouter(ctx));
+  app.use('/api/registration', registrationRouter(ctx));
   if (ctx.captures) app.use('/api/dev', devRouter(ctx.captures));
 
   app.use(notFound);

@@ -74,7 +74,14 @@ export async function hostProcess<M extends AnyStateMachine>(
   const steps = new Set<string>(definition.steps);
   const signals = new Set<string>(definition.signals ?? []);
   const snapshot = () => actor.getSnapshot() as AnyMachineSnapshot;
-  const accepts = (event: StepEvent) => snapshot().status === 'active' && snapshot().can({ ...event, at: Date.now() } as EventFromLogic<M>);
+  const accepts = (event: StepEvent) => {
+    try {
+      return snapshot().status === 'active' && snapshot().can({ ...event, at: Date.now() } as EventFromLogic<M>);
+    } catch {
+      // a guard that cannot read a malformed event refuses it
+      return false;
+    }
+  };
   const view = (): ProcessView => {
     const s = snapshot();
     return {

@@ -1,0 +1,133 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { checkPassword, type PasswordViolation } from '../machines/rules/passwordPolicy.js';
+import type { ThrottlePolicy } from '../machines/rules/loginThrottle.js';
+import type { AccountState } from '../machines/rules/requiredActions.js';
+import { audit } from './audit.js';
+import { isRecentlyUsed, setPassword, type PasswordHasher } from './credentials.js';
+import { transaction } from './deps.js';
+import { recordFailure } from './login.js';
+import type { Outbox } from './outbox.js';
+import { endSessions } from './sessions.js';
+import { listContacts, maskContact, type ContactKind } from './subjects.js';
+import { templates } from './templates.js';
+
+export interface AccountDeps {
+  pool: pg.Pool;
+  hasher: PasswordHasher;
+  outbox: Outbox;
+  policy: ThrottlePolicy;
+}
+
+interface RequestContext {
+  ip: string;
+  requestId: string;
+}
+
+export type PasswordChangeResult =
+  | { ok: true }
+  | { ok: false; reason: 'current_password_invalid' }
+  | { ok: false; reason: 'account_locked'; retryAfter: number }
+  | { ok: false; reason: 'password_policy'; violations: PasswordViolation[] };
+
+/**
+ * "Gestione account" → change password: the current one must be right (failures count like
+ * login failures), the new one must meet every rule and differ from the last five; it starts
+ * a new life and every other session of the subject ends.
+ */
+export async function changePassword(
+  { pool, hasher, policy }: AccountDeps,
+  subjectId: string,
+  keepSessionId: string,
+  input: { currentPassword: string; newPassword: string; confirmPassword: string },
+  request: RequestContext,
+): Promise<PasswordChangeResult> {
+  const { rows } = await pool.query<{ hash: string; codice_fiscale: string | null; matricola: string | null; username: string | null }>(
+    'select c.hash, s.codice_fiscale, s.matricola, s.username from credentials c join subjects s on s.id = c.subject_id where c.subject_id = $1',
+    [subjectId],
+  );
+  const row = rows[0]!;
+  if (!(await hasher.verify(row.hash, input.currentPassword))) {
+    const { lockedForMs } = await recordFailure(pool, `subject:${subjectId}`, policy);
+    await audit(pool, { ...request, subjectId, event: 'login_failed', details: { during: 'password_change' } });
+    if (lockedForMs !== null) {
+      await endSessions(pool, subjectId);
+      await audit(pool, { ...request, subjectId, event: 'account_locked', details: { forSeconds: Math.ceil(lockedForMs / 1000) } });
+      return { ok: false, reason: 'account_locked', retryAfter: Math.ceil(lockedForMs / 1000) };
+    }
+    return { ok: false, reason: 'current_password_invalid' };
+  }
+  const identifiers = [row.codice_fiscale, row.matricola, row.username].filter((v): v is string => Boolean(v));
+  const violations = checkPassword({ password: input.newPassword, confirm: input.confirmPassword, identifiers });
+  if (await isRecentlyUsed(pool, hasher, subjectId, input.newPassword)) violations.push('recently_used');
+  if (violations.length) return { ok: false, reason: 'password_policy', violations };
+
+  const hash = await hasher.hash(input.newPassword);
+  await transaction(pool, async (client) => {
+    await setPassword(client, subjectId, hash, false);
+    const ended = await endSessions(client, subjectId, keepSessionId);
+    await audit(client, { ...request, subjectId, event: 'password_changed', details: { otherSessionsEnded: ended } });
+  });
+  return { ok: true };
+}
+
+export type PinResult = { ok: true; channel: 'email' | 'sms'; masked: string } | { ok: false; reason: 'secure_channel_required' };
+
+/** A new PIN dispositivo: 8 digits from the CSPRNG, stored hashed, sent only over the secure channel. */
+export async function generatePin({ pool, hasher, outbox }: AccountDeps, subjectId: string, request: RequestContext): Promise<PinResult> {
+  const { rows } = await pool.query<{ channel: 'email' | 'sms'; kind: ContactKind; value: string }>(
+    'select sc.channel, c.kind, c.value from secure_channels sc join contacts c on c.id = sc.contact_id where sc.subject_id = $1',
+    [subjectId],
+  );
+  const channel = rows[0];
+  if (!channel) return { ok: false, reason: 'secure_channel_required' };
+  const pin = String(randomInt(0, 100_000_000)).padStart(8, '0');
+  const hash = await hasher.hash(pin);
+  const key = `pin/${subjectId}/${randomUUID()}`;
+  await transaction(pool, async (client) => {
+    await client.query(
+      `insert into pins (subject_id, hash, created_at) values ($1, $2, now())
+       on conflict (subject_id) do update set hash = excluded.hash, created_at = now()`,
+      [subjectId, hash],
+    );
+    await outbox.enqueue(client, { key, subjectId, channel: channel.channel, to: channel.value, message: templates.pin(pin) });
+    await audit(client, { ...request, subjectId, event: 'pin_generated', details: { channel: channel.channel } });
+  });
+  await outbox.deliver(key);
+  return { ok: true, channel: channel.channel, masked: maskContact(channel.kind, channel.value) };
+}
+
+export async function accountState(pool: pg.Pool, subjectId: string): Promise<AccountState> {
+  const { rows } = await pool.query<AccountState>(
+    `select c.must_change as "mustChange", c.changed_at as "passwordChangedAt",
+            exists (select 1 from secure_channels where subject_id = $1) as "hasSecureChannel"
+     from credentials c where c.subject_id = $1`,
+    [subjectId],
+  );
+  return rows[0]!;
+}
+
+/** GET /api/me: the profile with masked contacts, never a whole address or number. */
+export async function profile(pool: pg.Pool, subjectId: string) {
+  const { rows } = await pool.query<{
+    id: string; kind: string; codice_fiscale: string | null; matricola: string | null; username: string | null; codice_aderente: string | null;
+    display_name: string; channel: 'email' | 'sms' | null; channel_contact_id: string | null; registered_at: Date | null;
+  }>(
+    `select s.id, s.kind, s.codice_fiscale, s.matricola, s.username, s.codice_aderente,
+            coalesce(s.company_name, trim(coalesce(s.first_name, '') || ' ' || coalesce(s.last_name, ''))) as display_name,
+            sc.channel, sc.contact_id as channel_contact_id, sc.registered_at
+     from subjects s left join secure_channels sc on sc.subject_id = s.id where s.id = $1`,
+    [subjectId],
+  );
+  const s = rows[0]!;
+  const contacts = await listContacts(pool, subjectId);
+  const channelContact = contacts.find((c) => c.id === s.channel_contact_id);
+  return {
+    subject: { id: s.id, kind: s.kind, displayName: s.display_name, codiceFiscale: s.codice_fiscale, matricola: s.matricola, username: s.username, codiceAderente: s.codice_aderente },
+    contacts: contacts.map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value), certified: c.certified })),
+    secureChannel:
+      s.channel && channelContact
+        ? { channel: s.channel, contactId: channelContact.id, masked: maskContact(channelContact.kind, channelContact.value), registeredAt: s.registered_at }
+        : null,
+  };
+}

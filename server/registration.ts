@@ -1,0 +1,100 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import { codeHash } from '../activities/codes.js';
+import { hit } from '../activities/rateLimit.js';
+import { findSubject, listContacts, masked } from '../activities/subjects.js';
+import type { RegistrationInput } from '../machines/registration.js';
+import type { AppContext } from './context.js';
+import { HttpError, parseBody } from './errors.js';
+import { answer, readView, sendStep, type OutcomeAnswer } from './process.js';
+import { clearSessionCookie, requireSession, session } from './session.js';
+
+const answers: Record<string, OutcomeAnswer> = {
+  accepted: { status: 200, message: '' },
+  registered: { status: 200, message: '' },
+  contact_not_offered: { status: 422, message: 'Il recapito scelto non è tra i tuoi recapiti o non può ricevere questo canale.' },
+  delivery_failed: { status: 502, message: 'Non è stato possibile inviare il codice OTP. Riprova o scegli un altro recapito.' },
+  otp_invalid: { status: 422, message: 'Codice OTP errato.', details: ['attemptsLeft'] },
+  otp_expired: { status: 410, message: 'Il codice OTP è scaduto: usa RIGENERA OTP per riceverne uno nuovo.' },
+  too_many_attempts: { status: 423, message: 'Troppi codici errati: la registrazione è stata annullata. Potrai ricominciarla più tardi.' },
+  otp_still_valid: { status: 409, message: 'Il codice OTP inviato è ancora valido: potrai richiederne uno nuovo alla scadenza.', details: ['retryAfter'] },
+};
+
+const channelChoice = z.object({ channel: z.enum(['email', 'sms']), contactId: z.uuid() });
+const code = z.object({ code: z.string().trim().regex(/^\d{6}$/, 'il codice OTP è di 6 cifre') });
+
+/** P1: registration of the secure channel (seed 001), for the logged-in subject. */
+export function registrationRouter(ctx: AppContext): Router {
+  const router = Router();
+  const settings = ctx.config.registration;
+  const workflowId = (subjectId: string) => `registration-${subjectId}`;
+  const handleFor = (subjectId: string) => ctx.temporal.workflow.getHandle(workflowId(subjectId));
+
+  // Each code sent costs one request from an hourly budget per subject and per address.
+  const limitCodeRequests = async (subjectId: string, ip: string) => {
+    for (const bucket of [`otp-requests:subject:${subjectId}`, `otp-requests:ip:${ip}`]) {
+      const { hits, retryAfter } = await hit(ctx.pool, bucket, 3_600_000);
+      if (hits > settings.otpRequestsPerHour) {
+        throw new HttpError(429, 'too_many_requests', 'Troppe richieste di codici OTP. Riprova più tardi.', { retryAfter });
+      }
+    }
+  };
+
+  router.use(requireSession({ whileRegistering: true }));
+
+  router.post('/', async (req, res) => {
+    const s = session(req);
+    if (!s.requiredActions.includes('register_secure_channel')) {
+      throw new HttpError(409, 'already_registered', 'Hai già registrato un canale sicuro.');
+    }
+    const subject = await findSubject(ctx.pool, s.subjectId);
+    const contacts = (await listContacts(ctx.pool, s.subjectId)).map(masked);
+    const input: RegistrationInput = {
+      subjectId: s.subjectId,
+      codiceFiscale: subject?.codiceFiscale ?? null,
+      contacts: contacts.map(({ id, kind, masked: m }) => ({ id, kind, masked: m })),
+      settings: { otpTtlMs: settings.otpTtlMs, otpMaxAttempts: settings.otpMaxAttempts, idleMs: settings.idleMs },
+    };
+    const handle = await ctx.temporal.workflow.start('registration', {
+      workflowId: workflowId(s.subjectId),
+      taskQueue: ctx.config.temporal.taskQueue,
+      args: [input],
+      // A double click, or a second tab, finds the registration already running.
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    res.status(201).json({ view: await readView(handle) });
+  });
+
+  router.get('/', async (req, res) => {
+    res.json({ view: await readView(handleFor(session(req).subjectId)) });
+  });
+
+  router.post('/channel', async (req, res) => {
+    const s = session(req);
+    const body = parseBody(channelChoice, req.body);
+    await limitCodeRequests(s.subjectId, req.ip ?? 'unknown');
+    const { status, body: out } = answer(await sendStep(handleFor(s.subjectId), { type: 'channel.choose', ...body }), answers);
+    res.status(status).json(out);
+  });
+
+  router.post('/otp', async (req, res) => {
+    const s = session(req);
+    const body = parseBody(code, req.body);
+    // Only the keyed hash of what the user typed reaches the workflow.
+    const result = await sendStep(handleFor(s.subjectId), { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) });
+    const { status, body: out } = answer(result, answers);
+    if (result.outcome.code === 'registered') clearSessionCookie(ctx, res);
+    res.status(status).json(out);
+  });
+
+  router.post('/otp/regenerate', async (req, res) => {
+    const s = session(req);
+    const handle = handleFor(s.subjectId);
+    const view = await readView(handle);
+    if (view.nextSteps.includes('code.regenerate') && view.state === 'codeExpired') await limitCodeRequests(s.subjectId, req.ip ?? 'unknown');
+    const { status, body: out } = answer(await sendStep(handle, { type: 'code.regenerate' }), answers);
+    res.status(status).json(out);
+  });
+
+  return router;
+}
