@@ -57,6 +57,8 @@ export async function changePassword(
     }
     return { ok: false, reason: 'current_password_invalid' };
   }
+  // The right password clears the failures counted so far, as a login does (a running lock stays).
+  await pool.query('update login_throttle set failures = 0 where key = $1', [`subject:${subjectId}`]);
   const identifiers = [row.codice_fiscale, row.matricola, row.username].filter((v): v is string => Boolean(v));
   const violations = checkPassword({ password: input.newPassword, confirm: input.confirmPassword, identifiers });
   if (await isRecentlyUsed(pool, hasher, subjectId, input.newPassword)) violations.push('recently_used');

@@ -133,6 +133,7 @@ export const registrationMachine = setup({
       states: {
         sendingCode: {
           invoke: {
+            id: 'sendCode',
             src: 'sendCode',
             input: ({ context }) => ({
               subjectId: context.subjectId,
@@ -179,6 +180,7 @@ export const registrationMachine = setup({
     },
     registering: {
       invoke: {
+        id: 'registerChannel',
         src: 'registerChannel',
         input: ({ context }) => ({ subjectId: context.subjectId, channel: context.channel!, contactId: context.contactId! }),
         onDone: { target: 'registered', actions: { type: 'reportOutcome', params: { code: 'registered' } } },

@@ -24,6 +24,8 @@ export interface StackOptions {
   workflowBundlePath?: string;
   /** false runs the API alone (the worker runs elsewhere) */
   worker?: boolean;
+  /** false runs the worker alone (npm run worker) */
+  api?: boolean;
 }
 
 export interface Stack {
@@ -81,11 +83,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await ensureSchedules(client, config);
   }
 
-  const app = createApp({ config, pool, secrets, temporal: client, hasher, outbox, logger, captures });
-  const server: http.Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-  });
-  const { port } = server.address() as { port: number };
+  let server: http.Server | undefined;
+  if (options.api !== false) {
+    const app = createApp({ config, pool, secrets, temporal: client, hasher, outbox, logger, captures });
+    server = await new Promise((resolve) => {
+      const s = app.listen(config.port, config.host, () => resolve(s));
+    });
+  }
+  const port = (server?.address() as { port: number } | undefined)?.port ?? config.port;
 
   return {
     url: `http://${config.host}:${port}`,
@@ -97,10 +102,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     captureServers: servers,
     worker,
     async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      if (server) {
+        const closing = server;
+        await new Promise<void>((resolve) => {
+          closing.close(() => resolve());
+          closing.closeIdleConnections();
+        });
+      }
       if (worker && worker.getState() === 'RUNNING') worker.shutdown();
       await workerDone;
       await client.connection.close();

@@ -90,6 +90,7 @@ export function accountRouter(ctx: AppContext): Router {
         throw new HttpError(422, 'current_password_invalid', 'La password attuale non è corretta.');
       case 'account_locked':
         clearSessionCookie(ctx, res);
+        res.set('retry-after', String(result.retryAfter));
         throw new HttpError(423, 'account_locked', 'Accesso temporaneamente bloccato per troppi tentativi errati. Riprova più tardi.', { retryAfter: result.retryAfter });
       case 'password_policy':
         throw new HttpError(422, 'password_policy', 'La nuova password non rispetta le regole.', describeViolations(result.violations));

@@ -30,11 +30,16 @@ export function registrationRouter(ctx: AppContext): Router {
   const workflowId = (subjectId: string) => `registration-${subjectId}`;
   const handleFor = (subjectId: string) => ctx.temporal.workflow.getHandle(workflowId(subjectId));
 
-  // Each code sent costs one request from an hourly budget per subject and per address.
+  // Each request that may send a code costs one from an hourly budget per subject and per
+  // address; an address gets ten subjects' worth, since an office may sit behind one NAT.
   const limitCodeRequests = async (subjectId: string, ip: string) => {
-    for (const bucket of [`otp-requests:subject:${subjectId}`, `otp-requests:ip:${ip}`]) {
+    const budgets: Array<[string, number]> = [
+      [`otp-requests:subject:${subjectId}`, settings.otpRequestsPerHour],
+      [`otp-requests:ip:${ip}`, settings.otpRequestsPerHour * 10],
+    ];
+    for (const [bucket, limit] of budgets) {
       const { hits, retryAfter } = await hit(ctx.pool, bucket, 3_600_000);
-      if (hits > settings.otpRequestsPerHour) {
+      if (hits > limit) {
         throw new HttpError(429, 'too_many_requests', 'Troppe richieste di codici OTP. Riprova più tardi.', { retryAfter });
       }
     }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 export interface Reply<T = any> {
   status: number;
   body: T;
@@ -12,7 +14,15 @@ export class Browser {
   private readonly cookies = new Map<string, string>();
   csrfToken?: string;
 
-  constructor(readonly baseUrl: string) {}
+  /**
+   * Each browser comes from its own client address (a documentation range, sent only as
+   * X-Forwarded-For, which the API trusts from loopback), so per-address limits of one test
+   * do not leak into another.
+   */
+  constructor(
+    readonly baseUrl: string,
+    readonly clientAddress = `2001:db8::${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`,
+  ) {}
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
@@ -22,6 +32,7 @@ export class Browser {
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(cookie ? { cookie } : {}),
         ...(this.csrfToken && method !== 'GET' ? { 'x-csrf-token': this.csrfToken } : {}),
+        'x-forwarded-for': this.clientAddress,
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
