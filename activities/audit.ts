@@ -10,6 +10,8 @@ export type AuditEventName =
   | 'password_rehashed'
   | 'pin_generated'
   | 'sessions_ended'
+  | 'registration_started'
+  | 'registration_step'
   | 'registration_code_sent'
   | 'secure_channel_registered'
   | 'first_access_password_issued'

@@ -1,11 +1,13 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { audit } from '../activities/audit.js';
 import { codeHash } from '../activities/codes.js';
 import { hit } from '../activities/rateLimit.js';
 import { findSubject, listContacts, masked } from '../activities/subjects.js';
 import type { RegistrationInput } from '../machines/registration.js';
 import type { AppContext } from './context.js';
 import { HttpError, parseBody } from './errors.js';
+import type { StepEvent } from '../workflows/host.js';
 import { answer, readView, sendStep, type OutcomeAnswer } from './process.js';
 import { clearSessionCookie, requireSession, session } from './session.js';
 
@@ -45,6 +47,20 @@ export function registrationRouter(ctx: AppContext): Router {
     }
   };
 
+  // Every step and its outcome is a security event: wrong codes and lockouts above all.
+  const step = async (req: Request, event: StepEvent) => {
+    const s = session(req);
+    const result = await sendStep(handleFor(s.subjectId), event);
+    await audit(ctx.pool, {
+      subjectId: s.subjectId,
+      event: 'registration_step',
+      ip: req.ip,
+      requestId: String(req.id),
+      details: { step: event.type, outcome: result.outcome.code, state: result.view.state },
+    });
+    return result;
+  };
+
   router.use(requireSession({ whileRegistering: true }));
 
   router.post('/', async (req, res) => {
@@ -67,7 +83,9 @@ export function registrationRouter(ctx: AppContext): Router {
       // A double click, or a second tab, finds the registration already running.
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    res.status(201).json({ view: await readView(handle) });
+    const view = await readView(handle);
+    await audit(ctx.pool, { subjectId: s.subjectId, event: 'registration_started', ip: req.ip, requestId: String(req.id), details: { state: view.state } });
+    res.status(201).json({ view });
   });
 
   router.get('/', async (req, res) => {
@@ -78,7 +96,7 @@ export function registrationRouter(ctx: AppContext): Router {
     const s = session(req);
     const body = parseBody(channelChoice, req.body);
     await limitCodeRequests(s.subjectId, req.ip ?? 'unknown');
-    const { status, body: out } = answer(await sendStep(handleFor(s.subjectId), { type: 'channel.choose', ...body }), answers);
+    const { status, body: out } = answer(await step(req, { type: 'channel.choose', ...body }), answers);
     res.status(status).json(out);
   });
 
@@ -86,7 +104,7 @@ export function registrationRouter(ctx: AppContext): Router {
     const s = session(req);
     const body = parseBody(code, req.body);
     // Only the keyed hash of what the user typed reaches the workflow.
-    const result = await sendStep(handleFor(s.subjectId), { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) });
+    const result = await step(req, { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) });
     const { status, body: out } = answer(result, answers);
     if (result.outcome.code === 'registered') clearSessionCookie(ctx, res);
     res.status(status).json(out);
@@ -97,7 +115,7 @@ export function registrationRouter(ctx: AppContext): Router {
     const handle = handleFor(s.subjectId);
     const view = await readView(handle);
     if (view.nextSteps.includes('code.regenerate') && view.state === 'codeExpired') await limitCodeRequests(s.subjectId, req.ip ?? 'unknown');
-    const { status, body: out } = answer(await sendStep(handle, { type: 'code.regenerate' }), answers);
+    const { status, body: out } = answer(await step(req, { type: 'code.regenerate' }), answers);
     res.status(status).json(out);
   });
 

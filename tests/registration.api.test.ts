@@ -65,6 +65,24 @@ async function registerOver(channel: 'sms' | 'email') {
   expect(me.body.requiredActions).toEqual([]);
   expect(me.body.secureChannel).toMatchObject({ channel, contactId: contact.id });
   expect(stack.captures!.list(recipient).filter((m) => codeIn(m.text))).toHaveLength(1);
+
+  const { rows } = await stack.pool.query(`select event, details from audit_events where subject_id = $1 order by id`, [member.id]);
+  const events = rows.map((r: { event: string; details: { outcome?: string } }) => (r.details.outcome ? `${r.event}:${r.details.outcome}` : r.event));
+  expect(events).toEqual(
+    expect.arrayContaining([
+      'registration_started',
+      'registration_code_sent',
+      'registration_step:accepted',
+      'registration_step:otp_invalid',
+      'registration_step:registered',
+      'secure_channel_registered',
+      'first_access_password_issued',
+      'sessions_ended',
+      'password_changed',
+    ]),
+  );
+  expect(JSON.stringify(rows)).not.toContain(code);
+  expect(JSON.stringify(rows)).not.toContain(firstAccess);
   return { member, code, firstAccess };
 }
 

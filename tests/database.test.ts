@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { audit } from '../activities/audit.js';
+import { transaction } from '../activities/deps.js';
+import { findByUsername, upsertSubject } from '../activities/subjects.js';
+import { migrate } from '../db/migrate.js';
+import { loadConfig } from '../runtime/config.js';
+import { createPool, openDatabase, startEmbedded } from '../runtime/database.js';
+import { createLogger } from '../runtime/logger.js';
+import { randomCodiceFiscale } from './support/subjects.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-db-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const silent = createLogger('silent');
+
+describe('choosing the database', () => {
+  it('uses DATABASE_URL when it is set', async () => {
+    const db = await openDatabase(loadConfig({ DATA_DIR: tmp, DATABASE_URL: inject('databaseUrl') }), silent);
+    expect(db).toMatchObject({ origin: 'DATABASE_URL', url: inject('databaseUrl') });
+  });
+
+  it('runs the same migrations and queries on embedded PGlite through pg, and keeps the data across a restart', async () => {
+    const dir = path.join(tmp, 'pglite');
+    const codiceFiscale = randomCodiceFiscale();
+    let db = await startEmbedded(dir);
+    let pool = createPool(db.url, 1);
+    try {
+      expect(db.origin).toBe('embedded');
+      expect((await migrate(pool)).length).toBeGreaterThan(0);
+      await transaction(pool, (client) => upsertSubject(client, { kind: 'member', codiceFiscale, firstName: 'Ada', lastName: 'Lovelace', contacts: [] }));
+    } finally {
+      await pool.end();
+      await db.stop();
+    }
+    db = await startEmbedded(dir);
+    pool = createPool(db.url, 1);
+    try {
+      expect(await migrate(pool)).toEqual([]);
+      expect(await findByUsername(pool, codiceFiscale.toLowerCase())).toMatchObject({ codiceFiscale, displayName: 'Ada Lovelace' });
+    } finally {
+      await pool.end();
+      await db.stop();
+    }
+  }, 60_000);
+});
+
+describe('the audit log', () => {
+  it('is append-only: rows can be added, never changed or removed', async () => {
+    const pool = createPool(inject('databaseUrl'), 1);
+    try {
+      await audit(pool, { event: 'login_failed', ip: '127.0.0.1', requestId: 'req-append-only', details: { unknownUsername: true } });
+      await expect(pool.query(`update audit_events set event = 'login' where request_id = 'req-append-only'`)).rejects.toThrow(/append-only/);
+      await expect(pool.query(`delete from audit_events where request_id = 'req-append-only'`)).rejects.toThrow(/append-only/);
+      const { rows } = await pool.query(`select event from audit_events where request_id = 'req-append-only'`);
+      expect(rows).toEqual([{ event: 'login_failed' }]);
+    } finally {
+      await pool.end();
+    }
+  });
+});
