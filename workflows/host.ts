@@ -92,6 +92,9 @@ export async function hostProcess<M extends AnyStateMachine>(
     };
   };
 
+  const notAllowed = (event: StepEvent) =>
+    ApplicationFailure.nonRetryable(`step "${String(event?.type)}" not allowed in state ${stateName(snapshot().value)}`, STEP_NOT_ALLOWED);
+
   let published = '';
   const publishState = () => {
     const state = stateName(snapshot().value);
@@ -109,6 +112,8 @@ export async function hostProcess<M extends AnyStateMachine>(
     stepUpdate,
     (event) => {
       const run = queue.then(async (): Promise<StepResult> => {
+        // Validated on arrival, but a step queued behind another may find the state changed.
+        if (!accepts(event)) throw notAllowed(event);
         const outcomes: Outcome[] = [];
         const subscription = actor.on('outcome', (emitted: { type: string } & Outcome) => {
           const { type: _type, ...outcome } = emitted;
@@ -124,9 +129,7 @@ export async function hostProcess<M extends AnyStateMachine>(
     },
     {
       validator: (event) => {
-        if (!steps.has(event?.type) || !accepts(event)) {
-          throw ApplicationFailure.nonRetryable(`step "${String(event?.type)}" not allowed in state ${stateName(snapshot().value)}`, STEP_NOT_ALLOWED);
-        }
+        if (!steps.has(event?.type) || !accepts(event)) throw notAllowed(event);
       },
     },
   );

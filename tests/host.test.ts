@@ -1,0 +1,79 @@
+import path from 'node:path';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ProcessView, StepResult } from '../workflows/host.js';
+
+const taskQueue = `host-test-${Date.now()}`;
+let worker: Worker;
+let running: Promise<void>;
+let client: Client;
+const slowCalls: number[] = [];
+
+beforeAll(async () => {
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(import.meta.dirname, 'support', 'hostWorkflows.ts'),
+    logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error },
+  });
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowBundle: bundle,
+    activities: {
+      async addSlowly({ total }: { total: number }) {
+        slowCalls.push(total);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return total;
+      },
+    },
+  });
+  running = worker.run();
+  client = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
+}, 120_000);
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await client?.connection.close();
+});
+
+const start = (id: string) => client.workflow.start('tallyProcess', { taskQueue, workflowId: `${id}-${Date.now()}`, args: [{ owner: 'x' }] });
+const step = (handle: Awaited<ReturnType<typeof start>>, event: { type: string; [k: string]: unknown }) =>
+  handle.executeUpdate<StepResult, [typeof event]>('step', { args: [event] });
+
+describe('the generic host, with a machine of its own', () => {
+  it('answers a step once its activity is done, with the emitted outcome; "accepted" when the machine emits none', async () => {
+    const handle = await start('outcome');
+    const added = await step(handle, { type: 'add', amount: 5 });
+    expect(added.outcome).toEqual({ code: 'added', total: 5 });
+    expect(added.view).toMatchObject({ state: 'open', status: 'active', nextSteps: ['add', 'note'], total: 5 });
+    expect((await step(handle, { type: 'note' })).outcome).toEqual({ code: 'accepted' });
+    await handle.terminate();
+  });
+
+  it('runs concurrent steps one after the other, each answered with its own outcome', async () => {
+    const handle = await start('concurrent');
+    const results = await Promise.all([1, 2, 4].map((amount) => step(handle, { type: 'add', amount })));
+    expect(results.map((r) => r.outcome.code)).toEqual(['added', 'added', 'added']);
+    expect(new Set(results.map((r) => r.outcome.total)).size).toBe(3);
+    expect((await handle.query<ProcessView>('view')).total).toBe(7);
+    await handle.terminate();
+  });
+
+  it('refuses, in the validator, unknown events and events that only arrive as signals', async () => {
+    const handle = await start('refused');
+    await expect(step(handle, { type: 'close' })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    await expect(step(handle, { type: 'nonsense' })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+    expect(await handle.query<ProcessView>('view')).toMatchObject({ state: 'open', total: 0 });
+    await handle.terminate();
+  });
+
+  it('turns signals into machine events, ignores the ones the machine does not list as signals, and ends at a final state', async () => {
+    const handle = await start('signal');
+    await handle.signal('event', { type: 'add', amount: 100 });
+    expect((await handle.query<ProcessView>('view')).total).toBe(0);
+    await handle.signal('event', { type: 'close' });
+    expect(await handle.result()).toEqual({ state: 'closed' });
+  });
+});
