@@ -52,7 +52,12 @@ export function codecRouter(ctx: AppContext): Router {
     router.post(`/${direction}`, async (req, res) => {
       authorize(req);
       const { payloads } = parseBody(wirePayloads, req.body);
-      const result = await codec[direction](payloads.map(fromWire));
+      let result;
+      try {
+        result = await codec[direction](payloads.map(fromWire));
+      } catch {
+        throw new HttpError(400, 'payload_not_decodable', 'Payload non decifrabile: chiave sconosciuta o dati alterati.');
+      }
       res.json({ payloads: result.map(toWire) });
     });
   }

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { createLogger } from '../runtime/logger.js';
 import { createTransports } from '../runtime/transports.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
@@ -93,6 +94,17 @@ describe('the runtime on real parts', () => {
   });
 });
 
+describe('logs', () => {
+  it('redact secrets wherever they sit in a logged object', () => {
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+    logger.info({ password: 'Segreta#1', body: { code: '123456', newPassword: 'Nuova#2' }, req: { headers: { authorization: 'Bearer t0k3n', cookie: 'varco_session=abc' } } }, 'prova');
+    const text = lines.join('');
+    for (const secret of ['Segreta#1', '123456', 'Nuova#2', 't0k3n', 'varco_session=abc']) expect(text).not.toContain(secret);
+    expect(text).toContain('[redatto]');
+  });
+});
+
 describe('payload encryption', () => {
   it('leaves nothing readable in a workflow history without the key, and the codec endpoint decodes it only with the token', async () => {
     const member = await provisionMember(stack);
@@ -108,16 +120,24 @@ describe('payload encryption', () => {
     // A client without the codec sees the history as stored by the server.
     const raw = new Client({ connection: await Connection.connect({ address: inject('temporalAddress') }) });
     const history = await raw.workflow.getHandle(workflowId).fetchHistory();
-    const payloads = JSON.stringify(history).match(/"data":"[^"]*"/g) ?? [];
-    const encodings = new Set<string>();
-    for (const event of history.events ?? []) {
-      const input = event.workflowExecutionStartedEventAttributes?.input?.payloads ?? [];
-      for (const p of input) encodings.add(Buffer.from(p.metadata?.encoding ?? []).toString());
-    }
-    expect(encodings).toEqual(new Set(['binary/encrypted']));
-    expect(JSON.stringify(history)).not.toContain('VISIBILE-SOLO-CON-CHIAVE');
-    expect(Buffer.from(JSON.stringify(history)).toString('base64')).not.toContain(Buffer.from('VISIBILE').toString('base64').slice(0, 8));
-    expect(payloads.length).toBeGreaterThan(0);
+    // Every payload anywhere in the history: inputs, results, queries, search attributes aside.
+    const encodings: string[] = [];
+    const plaintext: string[] = [];
+    const walk = (node: unknown, key = ''): void => {
+      if (!node || typeof node !== 'object') return;
+      const maybe = node as { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
+      if (maybe.metadata?.encoding && maybe.data instanceof Uint8Array && key !== 'indexedFields') {
+        encodings.push(Buffer.from(maybe.metadata.encoding).toString());
+        plaintext.push(Buffer.from(maybe.data).toString('latin1'));
+        return;
+      }
+      for (const [k, child] of Object.entries(node)) walk(child, k === 'indexedFields' || key === 'indexedFields' ? 'indexedFields' : k);
+    };
+    walk(history);
+    expect(encodings.length).toBeGreaterThan(0);
+    expect(new Set(encodings)).toEqual(new Set(['binary/encrypted']));
+    expect(plaintext.join('')).not.toContain('VISIBILE-SOLO-CON-CHIAVE');
+    expect(plaintext.join('')).not.toContain(member.id);
     await raw.connection.close();
 
     const started = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
@@ -137,5 +157,9 @@ describe('payload encryption', () => {
     expect(Buffer.from(decoded.body.payloads[0].data, 'base64').toString()).toContain('VISIBILE-SOLO-CON-CHIAVE');
     const viaHeader = await anonymous.post('/codec/decode', wire, { authorization: `Bearer ${stack.secrets.codecToken}` });
     expect(viaHeader.body).toEqual(decoded.body);
+    const tampered = { payloads: [{ ...wire.payloads[0]!, data: Buffer.from('alterato').toString('base64') }] };
+    const refused = await anonymous.post(`/codec/${stack.secrets.codecToken}/decode`, tampered);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toBe('payload_not_decodable');
   });
 });
