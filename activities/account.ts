@@ -26,7 +26,7 @@ interface RequestContext {
 
 export type PasswordChangeResult =
   | { ok: true }
-  | { ok: false; reason: 'current_password_invalid' }
+  | { ok: false; reason: 'current_password_invalid'; delayMs: number }
   | { ok: false; reason: 'account_locked'; retryAfter: number }
   | { ok: false; reason: 'password_policy'; violations: PasswordViolation[] };
 
@@ -48,14 +48,14 @@ export async function changePassword(
   );
   const row = rows[0]!;
   if (!(await hasher.verify(row.hash, input.currentPassword))) {
-    const { lockedForMs } = await recordFailure(pool, `subject:${subjectId}`, policy);
+    const { delayMs, lockedForMs } = await recordFailure(pool, `subject:${subjectId}`, policy);
     await audit(pool, { ...request, subjectId, event: 'login_failed', details: { during: 'password_change' } });
     if (lockedForMs !== null) {
       await endSessions(pool, subjectId);
       await audit(pool, { ...request, subjectId, event: 'account_locked', details: { forSeconds: Math.ceil(lockedForMs / 1000) } });
       return { ok: false, reason: 'account_locked', retryAfter: Math.ceil(lockedForMs / 1000) };
     }
-    return { ok: false, reason: 'current_password_invalid' };
+    return { ok: false, reason: 'current_password_invalid', delayMs };
   }
   // The right password clears the failures counted so far, as a login does (a running lock stays).
   await pool.query('update login_throttle set failures = 0 where key = $1', [`subject:${subjectId}`]);

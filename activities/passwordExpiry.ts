@@ -27,14 +27,14 @@ export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps)
       return rows;
     },
 
-    /** One e-mail per password (SMS when the subject has no e-mail): the notice row is the guard. */
+    /** One message per password to a certified contact first, e-mail before PEC before SMS: the notice row is the guard. */
     async sendPasswordExpiryNotice({ subjectId, changedAt }: ExpiringPassword): Promise<void> {
       const key = `password-expiry/${subjectId}/${changedAt}`;
       const expiresOn = italianDate.format(new Date(Date.parse(changedAt) + maxAgeMs));
       const queued = await transaction(pool, async (client) => {
         const { rows } = await client.query<{ kind: 'email' | 'pec' | 'mobile'; value: string }>(
           `select kind, value from contacts where subject_id = $1
-           order by (kind = 'mobile'), (kind = 'pec'), certified desc, created_at limit 1`,
+           order by certified desc, (kind = 'mobile'), (kind = 'pec'), created_at limit 1`,
           [subjectId],
         );
         const contact = rows[0];

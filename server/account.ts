@@ -87,6 +87,7 @@ export function accountRouter(ctx: AppContext): Router {
     }
     switch (result.reason) {
       case 'current_password_invalid':
+        await wait(result.delayMs);
         throw new HttpError(422, 'current_password_invalid', 'La password attuale non è corretta.');
       case 'account_locked':
         clearSessionCookie(ctx, res);
