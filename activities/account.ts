@@ -9,7 +9,7 @@ import { transaction } from './deps.js';
 import { recordFailure } from './login.js';
 import type { Outbox } from './outbox.js';
 import { endSessions } from './sessions.js';
-import { listContacts, maskContact, type ContactKind } from './subjects.js';
+import { listContacts, maskContact, masked, type ContactKind } from './subjects.js';
 import { templates } from './templates.js';
 
 export interface AccountDeps {
@@ -126,7 +126,7 @@ export async function profile(pool: pg.Pool, subjectId: string) {
   const channelContact = contacts.find((c) => c.id === s.channel_contact_id);
   return {
     subject: { id: s.id, kind: s.kind, displayName: s.display_name, codiceFiscale: s.codice_fiscale, matricola: s.matricola, username: s.username, codiceAderente: s.codice_aderente },
-    contacts: contacts.map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value), certified: c.certified })),
+    contacts: contacts.map(masked),
     secureChannel:
       s.channel && channelContact
         ? { channel: s.channel, contactId: channelContact.id, masked: maskContact(channelContact.kind, channelContact.value), registeredAt: s.registered_at }

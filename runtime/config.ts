@@ -2,7 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 
 /** "90d", "5m", "30s", "250ms" → milliseconds. Every duration of the seeds is configurable this way. */
-export function parseDuration(text: string): number {
+function parseDuration(text: string): number {
   const match = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
   if (!match) throw new Error(`durata non valida: "${text}" (esempi: 250ms, 30s, 5m, 24h, 90d)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms'];

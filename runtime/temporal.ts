@@ -10,13 +10,13 @@ import type { Keyring } from './keyring.js';
 
 export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const CLI_VERSION = 'v1.5.1';
-export const SEARCH_ATTRIBUTES = { CodiceFiscale: 'Keyword', ProcessState: 'Keyword' } as const;
+const SEARCH_ATTRIBUTES = { CodiceFiscale: 'Keyword', ProcessState: 'Keyword' } as const;
 
 /**
  * `temporal` from PATH; otherwise the copy built once into .tools/bin. Later tags of the CLI
  * cannot be `go install`ed, hence the pinned version.
  */
-export function temporalBinary(logger?: Logger): string {
+function temporalBinary(logger?: Logger): string {
   const onPath = spawnSync('sh', ['-c', 'command -v temporal'], { encoding: 'utf8' }).stdout.trim();
   if (onPath) return onPath;
   const toolsBin = path.join(projectRoot, '.tools', 'bin');

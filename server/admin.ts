@@ -16,7 +16,7 @@ export function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-export function requireBearer(token: string): RequestHandler {
+function requireBearer(token: string): RequestHandler {
   return (req, _res, next) => {
     const header = req.get('authorization') ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : '';

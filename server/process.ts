@@ -1,8 +1,12 @@
-import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
+import type { Request } from 'express';
+import { audit, type AuditEventName } from '../activities/audit.js';
 import type { Outcome } from '../machines/process.js';
 import { STEP_NOT_ALLOWED, type ProcessView, type StepEvent, type StepResult } from '../workflows/host.js';
+import type { AppContext } from './context.js';
 import { HttpError } from './errors.js';
+import { session } from './session.js';
 
 /** How one outcome of a process step is answered over HTTP. */
 export interface OutcomeAnswer {
@@ -10,6 +14,15 @@ export interface OutcomeAnswer {
   message: string;
   /** outcome details the client may see (attemptsLeft, retryAfter…) */
   details?: string[];
+}
+
+export interface ProcessRoutesOptions {
+  /** the workflow function's name */
+  workflowType: string;
+  /** deterministic, so a double click cannot start two */
+  workflowId: (subjectId: string) => string;
+  answers: Record<string, OutcomeAnswer>;
+  audit: { started: AuditEventName; step: AuditEventName };
 }
 
 const stepNotAllowed = () => new HttpError(409, 'step_not_allowed', 'Questa operazione non è possibile in questo momento della procedura.');
@@ -20,46 +33,67 @@ function isNotFound(error: unknown): boolean {
   return error instanceof WorkflowNotFoundError || (error as { code?: number })?.code === 5;
 }
 
-export async function readView(handle: WorkflowHandle): Promise<ProcessView> {
-  try {
-    return await handle.query<ProcessView>('view');
-  } catch (error) {
-    if (isNotFound(error)) throw notFound();
-    throw error;
-  }
-}
-
 /**
- * Sends one step as a Temporal Update. A step the current state does not accept is refused
- * by the workflow's validator (409, nothing written to history); so is a step sent to a
- * process that has ended.
+ * What every process's routes do, once: start the subject's workflow (or find it running),
+ * read its view, send a step as a Temporal Update and answer its outcome, auditing each.
+ * A step the current state does not accept is refused by the workflow's validator (409,
+ * nothing written to history); so is a step sent to a process that has ended.
  */
-export async function sendStep(handle: WorkflowHandle, event: StepEvent): Promise<StepResult> {
-  try {
-    return await handle.executeUpdate<StepResult, [StepEvent]>('step', { args: [event] });
-  } catch (error) {
-    if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === STEP_NOT_ALLOWED) throw stepNotAllowed();
-    if (isNotFound(error)) {
-      // An ended workflow answers "not found" to updates too: tell it apart from one that never was.
-      const exists = await handle.describe().then(() => true, () => false);
-      throw exists ? stepNotAllowed() : notFound();
-    }
-    throw error;
-  }
-}
+export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
+  const handleFor = (req: Request) => ctx.temporal.workflow.getHandle(options.workflowId(session(req).subjectId));
+  const record = (req: Request, event: AuditEventName, details: Record<string, unknown>) =>
+    audit(ctx.pool, { subjectId: session(req).subjectId, event, ip: req.ip, requestId: String(req.id), details });
 
-/** Turns a step's outcome into the answer: 2xx with the view, or the process's own 4xx. */
-export function answer(result: StepResult, answers: Record<string, OutcomeAnswer>): { status: number; body: Record<string, unknown> } {
-  const { outcome, view } = result;
-  const mapped = answers[outcome.code];
-  if (!mapped || mapped.status < 400) return { status: mapped?.status ?? 200, body: { outcome: outcome.code, ...pick(outcome, mapped?.details), view } };
-  throw new HttpError(mapped.status, outcome.code, mapped.message, { ...pick(outcome, mapped.details), view });
+  async function view(req: Request, handle: WorkflowHandle = handleFor(req)): Promise<ProcessView> {
+    try {
+      return await handle.query<ProcessView>('view');
+    } catch (error) {
+      if (isNotFound(error)) throw notFound();
+      throw error;
+    }
+  }
+
+  return {
+    view,
+
+    async start(req: Request, input: unknown): Promise<ProcessView> {
+      const handle = await ctx.temporal.workflow.start(options.workflowType, {
+        workflowId: options.workflowId(session(req).subjectId),
+        taskQueue: ctx.config.temporal.taskQueue,
+        args: [input],
+        // A double click, or a second tab, finds the process already running.
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+      const current = await view(req, handle);
+      await record(req, options.audit.started, { state: current.state });
+      return current;
+    },
+
+    /** Sends one step; answers 2xx with the view, or throws the process's own 4xx. */
+    async step(req: Request, event: StepEvent): Promise<{ status: number; body: Record<string, unknown>; outcome: Outcome }> {
+      const handle = handleFor(req);
+      let result: StepResult;
+      try {
+        result = await handle.executeUpdate<StepResult, [StepEvent]>('step', { args: [event] });
+      } catch (error) {
+        if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === STEP_NOT_ALLOWED) throw stepNotAllowed();
+        if (isNotFound(error)) {
+          // An ended workflow answers "not found" to updates too: tell it apart from one that never was.
+          const exists = await handle.describe().then(() => true, () => false);
+          throw exists ? stepNotAllowed() : notFound();
+        }
+        throw error;
+      }
+      const { outcome } = result;
+      await record(req, options.audit.step, { step: event.type, outcome: outcome.code, state: result.view.state });
+      const mapped = options.answers[outcome.code];
+      const details = pick(outcome, mapped?.details);
+      if (mapped && mapped.status >= 400) throw new HttpError(mapped.status, outcome.code, mapped.message, { ...details, view: result.view });
+      return { status: mapped?.status ?? 200, body: { outcome: outcome.code, ...details, view: result.view }, outcome };
+    },
+  };
 }
 
 function pick(outcome: Outcome, keys: string[] = []): Record<string, unknown> {
   return Object.fromEntries(keys.filter((k) => k in outcome).map((k) => [k, outcome[k]]));
-}
-
-export function processHandle(client: Client, workflowId: string): WorkflowHandle {
-  return client.workflow.getHandle(workflowId);
 }
