@@ -84,6 +84,29 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A throw-away database for tests and benchmarks: a fresh one on the machine's Postgres,
+ * dropped by stop(), or PGlite in dir when no server answers.
+ */
+export async function scratchDatabase(prefix: string, dir: string): Promise<Database> {
+  if (!(await answers(`${LOCAL_SERVER}/postgres`))) return startEmbedded(path.join(dir, 'pglite'));
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
+  const url = await ensureDatabase(LOCAL_SERVER, name);
+  return {
+    url,
+    origin: 'local server',
+    stop: async () => {
+      const admin = new pg.Client({ connectionString: `${LOCAL_SERVER}/postgres` });
+      await admin.connect();
+      try {
+        await admin.query(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
 export function createPool(url: string, max = 10): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client losing its server must not crash the process; the next query reconnects.

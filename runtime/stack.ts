@@ -1,6 +1,5 @@
 import type http from 'node:http';
 import type { Client } from '@temporalio/client';
-import type { Worker } from '@temporalio/worker';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { PasswordHasher } from '../activities/credentials.js';
@@ -14,7 +13,7 @@ import { ensureSchedules } from './schedules.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 import { connectClient } from './temporal.js';
 import { createTransports, type TransportTargets } from './transports.js';
-import { createWorker } from './worker.js';
+import { superviseWorker, type SupervisedWorker } from './worker.js';
 
 export interface StackOptions {
   config: Config;
@@ -36,7 +35,7 @@ export interface Stack {
   client: Client;
   captures?: Captures;
   captureServers?: CaptureServers;
-  worker?: Worker;
+  worker?: SupervisedWorker;
   stop(): Promise<void>;
 }
 
@@ -75,11 +74,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const outbox = new Outbox(pool, secrets.keyring, transports);
   const client = await connectClient(config, options.temporalAddress, secrets.keyring);
 
-  let worker: Worker | undefined;
-  let workerDone: Promise<void> | undefined;
+  let worker: SupervisedWorker | undefined;
   if (options.worker !== false) {
-    worker = await createWorker({ address: options.temporalAddress, deps: { config, pool, secrets, outbox, hasher }, workflowBundlePath: options.workflowBundlePath });
-    workerDone = worker.run();
+    worker = await superviseWorker({ address: options.temporalAddress, deps: { config, pool, secrets, outbox, hasher }, workflowBundlePath: options.workflowBundlePath }, logger);
     await ensureSchedules(client, config);
   }
 
@@ -109,8 +106,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
           closing.closeIdleConnections();
         });
       }
-      if (worker && worker.getState() === 'RUNNING') worker.shutdown();
-      await workerDone;
+      await worker?.stop();
       await client.connection.close();
       transports.close();
       await servers?.stop();

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import type { Logger } from 'pino';
 import { createActivities } from '../activities/index.js';
 import type { ActivityDeps } from '../activities/deps.js';
 import { dataConverter, projectRoot } from './temporal.js';
@@ -32,4 +33,41 @@ export async function createWorker({ address, deps, workflowBundlePath }: Worker
     dataConverter: dataConverter(deps.secrets.keyring),
     ...workflows,
   });
+}
+
+export interface SupervisedWorker {
+  /** the worker running now */
+  current(): Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps a worker running: should the SDK shut one down on an internal error, a new one takes
+ * over, so the API never stays up with nobody executing its workflows. Workflows lose
+ * nothing meanwhile: their tasks wait in Temporal.
+ */
+export async function superviseWorker(setup: WorkerSetup, logger: Logger): Promise<SupervisedWorker> {
+  let worker = await createWorker(setup);
+  let stopping = false;
+  const loop = (async () => {
+    for (let restarts = 0; ; restarts++) {
+      try {
+        await worker.run();
+      } catch (error) {
+        if (stopping) return;
+        logger.error({ err: error, restarts }, 'il worker Temporal si è fermato per un errore: ne avvio un altro');
+      }
+      if (stopping) return;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** restarts, 10_000)));
+      worker = await createWorker(setup);
+    }
+  })();
+  return {
+    current: () => worker,
+    async stop() {
+      stopping = true;
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await loop;
+    },
+  };
 }

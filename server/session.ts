@@ -1,5 +1,5 @@
 import type { Request, RequestHandler, Response } from 'express';
-import { parseCookie } from 'cookie';
+import { parse as parseCookie } from 'cookie';
 import { sameSecret } from './admin.js';
 import type { AppContext } from './context.js';
 import { HttpError } from './errors.js';

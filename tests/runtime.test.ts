@@ -38,6 +38,19 @@ describe('the runtime on real parts', () => {
     expect(result).toEqual({ notified: expect.any(Number) });
   });
 
+  it('replaces a worker that stops, so workflows keep running', async () => {
+    const first = stack.worker!.current();
+    first.shutdown();
+    const deadline = Date.now() + 30_000;
+    while (stack.worker!.current() === first || stack.worker!.current().getState() !== 'RUNNING') {
+      if (Date.now() > deadline) throw new Error('no new worker took over');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(first.getState()).toBe('STOPPED');
+    const result = await stack.client.workflow.execute('passwordExpiryReminders', { taskQueue: stack.config.temporal.taskQueue, workflowId: `after-restart-${Date.now()}` });
+    expect(result).toEqual({ notified: expect.any(Number) });
+  });
+
   it('delivers an e-mail through nodemailer to the SMTP listener', async () => {
     const transports = createTransports(stack.config, captureTargets());
     await transports.sendEmail({ to: 'prova@example.it', subject: 'Prova', text: 'Messaggio di prova', messageId: '<prova@varco>' });

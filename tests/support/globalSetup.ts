@@ -2,10 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../db/migrate.js';
-import { answers, createPool, ensureDatabase, freePort, startEmbedded, type Database } from '../../runtime/database.js';
+import { createPool, freePort, scratchDatabase } from '../../runtime/database.js';
 import { projectRoot, startDevServer } from '../../runtime/temporal.js';
 
 declare module 'vitest' {
@@ -26,7 +25,7 @@ export default async function setup(project: TestProject) {
   const [temporal, database, bundle] = await Promise.all([
     (async () =>
       startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() }))(),
-    freshDatabase(tmp),
+    scratchDatabase('varco_test', tmp),
     bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'), logger: quietLogger }),
   ]);
   const pool = createPool(database.url, 1);
@@ -43,24 +42,6 @@ export default async function setup(project: TestProject) {
     await temporal.stop();
     await database.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
-  };
-}
-
-const LOCAL = 'postgres://postgres@127.0.0.1:5432';
-
-async function freshDatabase(tmp: string): Promise<Database> {
-  if (!(await answers(`${LOCAL}/postgres`))) return startEmbedded(path.join(tmp, 'pglite'));
-  const name = `varco_test_${process.pid}_${Date.now()}`;
-  const url = await ensureDatabase(LOCAL, name);
-  return {
-    url,
-    origin: 'local server',
-    stop: async () => {
-      const admin = new pg.Client({ connectionString: `${LOCAL}/postgres` });
-      await admin.connect();
-      await admin.query(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
   };
 }
 

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
+export const REQUEST_TIMEOUT_MS = 30_000;
+
 export interface Reply<T = any> {
   status: number;
   body: T;
@@ -36,6 +38,8 @@ export class Browser {
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      // An answer this late means something is broken (a worker that died, say).
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     });
     for (const line of res.headers.getSetCookie()) {
       const [pair = ''] = line.split(';');

@@ -1,0 +1,44 @@
+import { allHandlersFinished, condition, defineQuery, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
+
+/*
+ * The registration bench's baselines, run by their own worker on their own task queue.
+ * Exports are workflows only: the update and query are defined here and named by the client.
+ */
+const step = defineUpdate<unknown, [unknown]>('step');
+const view = defineQuery<{ steps: number }>('view');
+
+/**
+ * The baseline: a workflow with no logic at all. Its 'step' Update returns its argument; after
+ * `updates` of them the workflow ends. It is what a registration would cost if the process,
+ * the API and the side effects cost nothing.
+ */
+export async function bareWorkflow(updates = 3): Promise<{ updates: number }> {
+  let seen = 0;
+  setHandler(step, (arg: unknown) => {
+    seen++;
+    return arg;
+  });
+  await condition(() => seen >= updates);
+  await condition(allHandlersFinished);
+  return { updates: seen };
+}
+
+const { noop } = proxyActivities<{ noop(arg: unknown): Promise<unknown> }>({ startToCloseTimeout: '30s' });
+
+/**
+ * A reference, not the baseline: the Temporal shape of varco's registration with nothing
+ * inside it. Started, then queried for its view, then `updates` Updates that each wait for
+ * an activity that does nothing, as varco's channel and code steps each run one.
+ */
+export async function skeletonWorkflow(updates = 2): Promise<{ updates: number }> {
+  let seen = 0;
+  setHandler(view, () => ({ steps: seen }));
+  setHandler(step, async (arg: unknown) => {
+    const answer = await noop(arg);
+    seen++;
+    return answer;
+  });
+  await condition(() => seen >= updates);
+  await condition(allHandlersFinished);
+  return { updates: seen };
+}
