@@ -2,7 +2,6 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { checkPassword, type PasswordViolation } from '../machines/rules/passwordPolicy.js';
 import type { ThrottlePolicy } from '../machines/rules/loginThrottle.js';
-import type { AccountState } from '../machines/rules/requiredActions.js';
 import { audit } from './audit.js';
 import { isRecentlyUsed, setPassword, type PasswordHasher } from './credentials.js';
 import { transaction } from './deps.js';
@@ -97,16 +96,6 @@ export async function generatePin({ pool, hasher, outbox }: AccountDeps, subject
   });
   await outbox.deliver(key);
   return { ok: true, channel: channel.channel, masked: maskContact(channel.kind, channel.value) };
-}
-
-export async function accountState(pool: pg.Pool, subjectId: string): Promise<AccountState> {
-  const { rows } = await pool.query<AccountState>(
-    `select c.must_change as "mustChange", c.changed_at as "passwordChangedAt",
-            exists (select 1 from secure_channels where subject_id = $1) as "hasSecureChannel"
-     from credentials c where c.subject_id = $1`,
-    [subjectId],
-  );
-  return rows[0]!;
 }
 
 /** GET /api/me: the profile with masked contacts, never a whole address or number. */

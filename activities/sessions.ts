@@ -4,11 +4,8 @@ import type pg from 'pg';
 /** The cookie carries the token; the table keeps only its hash. */
 export const sessionId = (token: string) => createHash('sha256').update(token).digest('base64url');
 
-export async function createSession(db: pg.Pool | pg.PoolClient, subjectId: string, ip: string | undefined, userAgent: string | undefined): Promise<string> {
-  const token = randomBytes(32).toString('base64url');
-  await db.query('insert into sessions (id, subject_id, ip, user_agent) values ($1, $2, $3, $4)', [sessionId(token), subjectId, ip ?? null, userAgent?.slice(0, 300) ?? null]);
-  return token;
-}
+/** 256 bits from the CSPRNG, for the session cookie. */
+export const newSessionToken = () => randomBytes(32).toString('base64url');
 
 /** Ends every session of the subject but keep (the one making the request, when it stays). */
 export async function endSessions(db: pg.Pool | pg.PoolClient, subjectId: string, keep?: string): Promise<number> {

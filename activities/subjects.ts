@@ -96,17 +96,6 @@ export async function upsertSubject(client: pg.PoolClient, s: SubjectInput): Pro
 const subjectColumns = `id, kind, codice_fiscale as "codiceFiscale", matricola, username,
   coalesce(company_name, trim(coalesce(first_name, '') || ' ' || coalesce(last_name, ''))) as "displayName"`;
 
-/** A username is a matricola, a codice fiscale (any case) or a company username (any case). */
-export async function findByUsername(db: pg.Pool, username: string): Promise<(Subject & { hash: string | null }) | undefined> {
-  const { rows } = await db.query<Subject & { hash: string | null }>(
-    `select ${subjectColumns}, c.hash from subjects s left join credentials c on c.subject_id = s.id
-     where s.matricola = $1 or s.codice_fiscale = upper($1) or lower(s.username) = lower($1)
-     limit 1`,
-    [username.trim()],
-  );
-  return rows[0];
-}
-
 export async function findSubject(db: pg.Pool | pg.PoolClient, id: string): Promise<Subject | undefined> {
   const { rows } = await db.query<Subject>(`select ${subjectColumns} from subjects where id = $1`, [id]);
   return rows[0];

@@ -31,6 +31,8 @@ export async function createWorker({ address, deps, workflowBundlePath }: Worker
     taskQueue: config.temporal.taskQueue,
     activities: createActivities(deps),
     dataConverter: dataConverter(deps.secrets.keyring),
+    // A worker whose core failed may never finish draining: bound it.
+    shutdownForceTime: '10s',
     ...workflows,
   });
 }
@@ -43,31 +45,46 @@ export interface SupervisedWorker {
 
 /**
  * Keeps a worker running: should the SDK shut one down on an internal error, a new one takes
- * over, so the API never stays up with nobody executing its workflows. Workflows lose
- * nothing meanwhile: their tasks wait in Temporal.
+ * over at once, while the old one drains, so the API never stays up with nobody executing its
+ * workflows. Workflows lose nothing meanwhile: their tasks wait in Temporal and are retried.
  */
 export async function superviseWorker(setup: WorkerSetup, logger: Logger): Promise<SupervisedWorker> {
-  let worker = await createWorker(setup);
   let stopping = false;
-  const loop = (async () => {
-    for (let restarts = 0; ; restarts++) {
-      try {
-        await worker.run();
-      } catch (error) {
-        if (stopping) return;
-        logger.error({ err: error, restarts }, 'il worker Temporal si è fermato per un errore: ne avvio un altro');
-      }
-      if (stopping) return;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** restarts, 10_000)));
-      worker = await createWorker(setup);
-    }
-  })();
+  const draining = new Set<Promise<void>>();
+  let worker: Worker;
+  let replacing = false;
+
+  const launch = async (): Promise<void> => {
+    const next = await createWorker(setup);
+    worker = next;
+    const run = next.run().catch((error: unknown) => {
+      if (!stopping) logger.error({ err: error }, 'il worker Temporal si è fermato per un errore');
+    });
+    draining.add(run);
+    void run.finally(() => draining.delete(run));
+    replacing = false;
+  };
+
+  await launch();
+  // The SDK reports an internal failure by leaving RUNNING: notice it without waiting for the drain.
+  const watch = setInterval(() => {
+    if (stopping || replacing || worker.getState() === 'RUNNING' || worker.getState() === 'INITIALIZED') return;
+    replacing = true;
+    logger.error({ state: worker.getState() }, 'worker Temporal non più attivo: ne avvio un altro');
+    launch().catch((error: unknown) => {
+      replacing = false;
+      logger.error({ err: error }, 'avvio di un nuovo worker non riuscito: nuovo tentativo');
+    });
+  }, 200);
+  watch.unref();
+
   return {
     current: () => worker,
     async stop() {
       stopping = true;
+      clearInterval(watch);
       if (worker.getState() === 'RUNNING') worker.shutdown();
-      await loop;
+      await Promise.all(draining);
     },
   };
 }

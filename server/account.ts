@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { accountState, changePassword, generatePin, profile, type AccountDeps } from '../activities/account.js';
+import { changePassword, generatePin, profile, type AccountDeps } from '../activities/account.js';
 import { audit } from '../activities/audit.js';
 import { authenticate } from '../activities/login.js';
 import { sessionId } from '../activities/sessions.js';
@@ -51,10 +51,9 @@ export function accountRouter(ctx: AppContext): Router {
     }
     setSessionCookie(ctx, res, result.token);
     const id = sessionId(result.token);
-    const state = await accountState(ctx.pool, result.subject.id);
     res.json({
       subject: { id: result.subject.id, kind: result.subject.kind, displayName: result.subject.displayName },
-      requiredActions: requiredActions(state, ctx.config.password.maxAgeMs, new Date()),
+      requiredActions: requiredActions(result.account, ctx.config.password.maxAgeMs, new Date()),
       csrfToken: csrfTokenFor(ctx, id),
     });
   });

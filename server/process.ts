@@ -1,9 +1,10 @@
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Request } from 'express';
 import { audit, type AuditEventName } from '../activities/audit.js';
-import type { Outcome } from '../machines/process.js';
-import { STEP_NOT_ALLOWED, type ProcessView, type StepEvent, type StepResult } from '../workflows/host.js';
+import type { AnyStateMachine } from 'xstate';
+import { initialView, type Outcome, type ProcessDefinition, type ProcessView, type StepEvent } from '../machines/process.js';
+import { STEP_NOT_ALLOWED, type StepResult } from '../workflows/host.js';
 import type { AppContext } from './context.js';
 import { HttpError } from './errors.js';
 import { session } from './session.js';
@@ -17,6 +18,7 @@ export interface OutcomeAnswer {
 }
 
 export interface ProcessRoutesOptions {
+  definition: ProcessDefinition<AnyStateMachine>;
   /** the workflow function's name */
   workflowType: string;
   /** deterministic, so a double click cannot start two */
@@ -57,14 +59,21 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
     view,
 
     async start(req: Request, input: unknown): Promise<ProcessView> {
-      const handle = await ctx.temporal.workflow.start(options.workflowType, {
-        workflowId: options.workflowId(session(req).subjectId),
-        taskQueue: ctx.config.temporal.taskQueue,
-        args: [input],
+      let current: ProcessView;
+      try {
+        await ctx.temporal.workflow.start(options.workflowType, {
+          workflowId: options.workflowId(session(req).subjectId),
+          taskQueue: ctx.config.temporal.taskQueue,
+          args: [input],
+        });
+        // A brand-new process is in its machine's initial state: no need to ask a workflow
+        // whose first task may still be running.
+        current = initialView(options.definition, input, Date.now());
+      } catch (error) {
         // A double click, or a second tab, finds the process already running.
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      const current = await view(req, handle);
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        current = await view(req);
+      }
       await record(req, options.audit.started, { state: current.state });
       return current;
     },

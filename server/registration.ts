@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { codeHash } from '../activities/codes.js';
 import { hit } from '../activities/rateLimit.js';
 import { findSubject, listContacts, maskContact } from '../activities/subjects.js';
-import type { RegistrationInput } from '../machines/registration.js';
+import { registration as definition, type RegistrationInput } from '../machines/registration.js';
 import type { AppContext } from './context.js';
 import { HttpError, parseBody } from './errors.js';
 import { processRoutes } from './process.js';
@@ -17,6 +17,7 @@ export function registrationRouter(ctx: AppContext): Router {
   const router = Router();
   const settings = ctx.config.registration;
   const registration = processRoutes(ctx, {
+    definition,
     workflowType: 'registration',
     workflowId: (subjectId) => `registration-${subjectId}`,
     audit: { started: 'registration_started', step: 'registration_step' },

@@ -8,18 +8,11 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { createActor, fromPromise, type AnyMachineSnapshot, type AnyStateMachine, type EventFromLogic, type InputFrom, type SnapshotFrom } from 'xstate';
-import type { Outcome, ProcessDefinition } from '../machines/process.js';
+import { createActor, fromPromise, type AnyMachineSnapshot, type AnyStateMachine, type EventFromLogic, type InputFrom } from 'xstate';
+import { accepts as takes, publicView, stateName, type Outcome, type ProcessDefinition, type ProcessView, type StepEvent } from '../machines/process.js';
+
+export type { ProcessView, StepEvent };
 import { CodiceFiscale, ProcessState } from './searchAttributes.js';
-
-export type StepEvent = { type: string } & Record<string, unknown>;
-
-export interface ProcessView {
-  state: string;
-  status: 'active' | 'done';
-  nextSteps: string[];
-  [detail: string]: unknown;
-}
 
 export interface StepResult {
   outcome: Outcome;
@@ -37,13 +30,6 @@ export const STEP_NOT_ALLOWED = 'StepNotAllowed';
 
 /** Each of the machine's named actors, run as a Temporal activity. */
 export type Effects = Record<string, (input: never) => Promise<unknown>>;
-
-/** "codeIssued.awaitingCode" from XState's nested state value. */
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? ['unknown', undefined];
-  return child === undefined || (typeof child === 'object' && child !== null && Object.keys(child).length === 0) ? key : `${key}.${stateName(child)}`;
-}
 
 /**
  * Runs one process machine inside a Temporal workflow until it reaches a final state.
@@ -74,23 +60,8 @@ export async function hostProcess<M extends AnyStateMachine>(
   const steps = new Set<string>(definition.steps);
   const signals = new Set<string>(definition.signals ?? []);
   const snapshot = () => actor.getSnapshot() as AnyMachineSnapshot;
-  const accepts = (event: StepEvent) => {
-    try {
-      return snapshot().status === 'active' && snapshot().can({ ...event, at: Date.now() } as EventFromLogic<M>);
-    } catch {
-      // a guard that cannot read a malformed event refuses it
-      return false;
-    }
-  };
-  const view = (): ProcessView => {
-    const s = snapshot();
-    return {
-      state: stateName(s.value),
-      status: s.status === 'active' ? 'active' : 'done',
-      nextSteps: [...steps].filter((type) => accepts({ type })),
-      ...definition.view(s as SnapshotFrom<M>),
-    };
-  };
+  const accepts = (event: StepEvent) => takes(snapshot(), event, Date.now());
+  const view = (): ProcessView => publicView(definition, snapshot(), Date.now());
 
   const notAllowed = (event: StepEvent) =>
     ApplicationFailure.nonRetryable(`step "${String(event?.type)}" not allowed in state ${stateName(snapshot().value)}`, STEP_NOT_ALLOWED);
@@ -98,7 +69,8 @@ export async function hostProcess<M extends AnyStateMachine>(
   let published = '';
   const publishState = () => {
     const state = stateName(snapshot().value);
-    if (state === published) return;
+    // States that only wait on an activity pass in milliseconds: operators see where they settle.
+    if (state === published || inFlight > 0) return;
     published = state;
     upsertSearchAttributes([{ key: ProcessState, value: state }]);
   };

@@ -1,16 +1,19 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { registration as process, type RegistrationInput } from '../machines/registration.js';
 import { hostProcess } from './host.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const delivery = proxyActivities<Activities>({
+// Local activities: the user waits on the other side of each Update, and these side effects
+// take milliseconds, so they run inside the workflow task instead of a round trip through
+// Temporal's task queues. Their run keys make a replayed attempt a no-op all the same.
+const delivery = proxyLocalActivities<Activities>({
   startToCloseTimeout: '30s',
-  // The user is waiting on the other side of the Update: a few quick tries, then "not delivered".
+  // A few quick tries, then "not delivered": the user can try again or pick another contact.
   retry: { maximumAttempts: 4, initialInterval: '500ms', nonRetryableErrorTypes: ['ContactNotUsable'] },
 });
-const registry = proxyActivities<Activities>({ startToCloseTimeout: '30s' });
+const registry = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s' });
 
 /** P1: registration of the secure channel, workflow id `registration-<subjectId>`. */
 export async function registration(input: RegistrationInput) {

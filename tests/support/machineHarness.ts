@@ -1,5 +1,5 @@
 import { createActor, fromPromise, SimulatedClock, type AnyStateMachine, type AnyMachineSnapshot } from 'xstate';
-import type { Outcome } from '../../machines/process.js';
+import { stateName, type Outcome } from '../../machines/process.js';
 
 /**
  * Runs a process machine outside Temporal with a simulated clock. The machine's actors are
@@ -21,11 +21,7 @@ export type ActorScript = Record<string, Array<{ output?: unknown; fail?: boolea
 
 export const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-export function stateName(value: unknown): string {
-  if (typeof value === 'string') return value;
-  const [key, child] = Object.entries(value as Record<string, unknown>)[0]!;
-  return `${key}.${stateName(child)}`;
-}
+export { stateName };
 
 export function runMachine(machine: AnyStateMachine, input: unknown, script: ActorScript, defaults: Record<string, unknown> = {}): Harness {
   const clock = new SimulatedClock();
