@@ -3,7 +3,6 @@ import { afterFailure, type ThrottlePolicy } from '../machines/rules/loginThrott
 import type { AccountState } from '../machines/rules/requiredActions.js';
 import { audit } from './audit.js';
 import type { PasswordHasher } from './credentials.js';
-import { hit } from './rateLimit.js';
 import { sessionId, newSessionToken } from './sessions.js';
 import type { Subject } from './subjects.js';
 
@@ -40,19 +39,21 @@ interface LoginRow {
   passwordChangedAt: Date | null;
   hasSecureChannel: boolean;
   throttleKey: string;
+  attempt: number;
   lockedFor: number;
-  ipFailures: number;
-  ipRetryAfter: number;
+  addressAttempts: number;
+  addressRetryAfter: number;
 }
 
 /**
- * Everything a login needs to decide, in one round trip: the subject the username names,
- * its hash and account state, whether its counter is locked, and the failures of this address.
- * Failures are counted per account, or per typed username when no account has it, so an
- * unknown username slows down and locks exactly like a known one: the answers never tell
- * which usernames exist.
+ * One round trip before the password is checked: the subject the username names, its hash
+ * and account state, and the attempt reserved on both counters (the account's and the
+ * address's). Reserving before verifying is what makes the limits hold against logins sent
+ * in parallel: each one already counts while argon2 runs. A success gives the attempt back.
+ * The account counter is keyed by the account, or by the typed username when no account has
+ * it, so an unknown username slows down and locks exactly like a known one.
  */
-const LOOKUP = `
+const RESERVE = `
   with typed as (select trim($1::text) as username),
   subject as (
     select s.id, s.kind, s.codice_fiscale, s.matricola, s.username,
@@ -65,24 +66,46 @@ const LOOKUP = `
   ),
   keyed as (
     select coalesce('subject:' || (select id from subject), 'unknown:' || upper(typed.username)) as key from typed
+  ),
+  attempt as (
+    insert into login_throttle (key, failures, last_failure_at) select key, 1, now() from keyed
+    on conflict (key) do update set
+      failures = case when login_throttle.locked_until > now() then login_throttle.failures else login_throttle.failures + 1 end,
+      last_failure_at = now()
+    returning failures, greatest(coalesce(ceil(extract(epoch from (locked_until - now())))::int, 0), 0) as locked_for
+  ),
+  address as (
+    insert into rate_limits (bucket, window_start, hits) values ($2, now(), 1)
+    on conflict (bucket) do update set
+      hits = case when rate_limits.window_start + make_interval(secs => $3::double precision / 1000) <= now() then 1 else rate_limits.hits + 1 end,
+      window_start = case when rate_limits.window_start + make_interval(secs => $3::double precision / 1000) <= now() then now() else rate_limits.window_start end
+    returning hits, greatest(ceil(extract(epoch from (window_start + make_interval(secs => $3::double precision / 1000) - now())))::int, 1) as retry_after
   )
   select subject.id, subject.kind, subject.codice_fiscale as "codiceFiscale", subject.matricola, subject.username,
          subject.display_name as "displayName", subject.hash, subject.must_change as "mustChange",
          subject.changed_at as "passwordChangedAt", coalesce(subject.has_channel, false) as "hasSecureChannel",
-         keyed.key as "throttleKey",
-         coalesce((select ceil(extract(epoch from (t.locked_until - now())))::int from login_throttle t
-                   where t.key = keyed.key and t.locked_until > now()), 0) as "lockedFor",
-         coalesce(r.hits, 0) as "ipFailures",
-         coalesce(ceil(extract(epoch from (r.window_start + make_interval(secs => $3::double precision / 1000) - now())))::int, 0) as "ipRetryAfter"
-  from keyed
-  left join subject on true
-  left join rate_limits r on r.bucket = $2 and r.window_start + make_interval(secs => $3::double precision / 1000) > now()`;
+         keyed.key as "throttleKey", attempt.failures as "attempt", attempt.locked_for as "lockedFor",
+         address.hits as "addressAttempts", address.retry_after as "addressRetryAfter"
+  from keyed left join subject on true, attempt, address`;
 
-/** A successful login in one statement: the counter cleared, the session opened, the audit row written. */
+const RELEASE = `
+  with account as (update login_throttle set failures = greatest(failures - 1, 0) where key = $1 and not coalesce(locked_until > now(), false))
+  update rate_limits set hits = greatest(hits - 1, 0) where bucket = $2`;
+
+/**
+ * A successful login in one statement: both attempts given back, the session opened and the
+ * audit row written, unless a parallel failure locked the account meanwhile.
+ */
 const SUCCEED = `
-  with cleared as (delete from login_throttle where key = $1),
-  logged as (insert into audit_events (subject_id, event, ip, request_id, details) values ($2, 'login', $4, $5, '{}'))
-  insert into sessions (id, subject_id, ip, user_agent) values ($3, $2, $4, $6)`;
+  with released as (update rate_limits set hits = greatest(hits - 1, 0) where bucket = $7),
+  cleared as (delete from login_throttle where key = $1 and (locked_until is null or locked_until <= now())),
+  opened as (
+    insert into sessions (id, subject_id, ip, user_agent)
+    select $3, $2, $4, $6 where not exists (select 1 from login_throttle where key = $1 and locked_until > now())
+    returning subject_id
+  ),
+  logged as (insert into audit_events (subject_id, event, ip, request_id, details) select subject_id, 'login', $4, $5, '{}' from opened)
+  select count(*)::int as opened from opened`;
 
 /** Counts one failure and applies the policy; returns the delay to hold the answer, or the lock. */
 export async function recordFailure(db: pg.Pool, key: string, policy: ThrottlePolicy): Promise<{ delayMs: number; lockedForMs: number | null }> {
@@ -93,41 +116,52 @@ export async function recordFailure(db: pg.Pool, key: string, policy: ThrottlePo
     [key],
   );
   const decision = afterFailure(rows[0]!.failures, policy);
-  if (decision.lockForMs !== null) {
-    await db.query(
-      `update login_throttle set failures = 0, locked_until = now() + make_interval(secs => $2::double precision / 1000) where key = $1`,
-      [key, decision.lockForMs],
-    );
-  }
+  if (decision.lockForMs !== null) await lock(db, key, decision.lockForMs);
   return { delayMs: decision.delayMs, lockedForMs: decision.lockForMs };
 }
 
+async function lock(db: pg.Pool, key: string, forMs: number): Promise<void> {
+  await db.query(`update login_throttle set failures = 0, locked_until = now() + make_interval(secs => $2::double precision / 1000) where key = $1`, [key, forMs]);
+}
+
 export async function authenticate({ pool, hasher, policy, ip }: LoginDeps, attempt: LoginAttempt): Promise<LoginResult> {
-  const ipBucket = `login-failures:${attempt.ip}`;
-  const { rows } = await pool.query<LoginRow>(LOOKUP, [attempt.username, ipBucket, ip.windowMs]);
+  const addressBucket = `login-failures:${attempt.ip}`;
+  const lockSeconds = Math.ceil(policy.lockForMs / 1000);
+  const { rows } = await pool.query<LoginRow>(RESERVE, [attempt.username, addressBucket, ip.windowMs]);
   const row = rows[0]!;
-  if (row.ipFailures >= ip.maxFailures) return { ok: false, reason: 'too_many_requests', retryAfter: Math.max(1, row.ipRetryAfter) };
-  if (row.lockedFor > 0) return { ok: false, reason: 'account_locked', retryAfter: row.lockedFor };
+  // A refusal made before any password is checked is no guess: both reservations go back.
+  const refuse = async (result: LoginResult) => {
+    await pool.query(RELEASE, [row.throttleKey, addressBucket]);
+    return result;
+  };
+  if (row.lockedFor > 0) return refuse({ ok: false, reason: 'account_locked', retryAfter: row.lockedFor });
+  if (row.addressAttempts > ip.maxFailures) return refuse({ ok: false, reason: 'too_many_requests', retryAfter: row.addressRetryAfter });
+  // Attempts already in flight used up what the policy allows before a lock.
+  if (row.attempt > policy.lockAfter) return refuse({ ok: false, reason: 'account_locked', retryAfter: lockSeconds });
 
   const context = { ip: attempt.ip, requestId: attempt.requestId };
   const valid = row.hash ? await hasher.verify(row.hash, attempt.password) : await hasher.verifyAgainstNothing(attempt.password);
   if (!valid || !row.id) {
-    await hit(pool, ipBucket, ip.windowMs);
-    const { delayMs, lockedForMs } = await recordFailure(pool, row.throttleKey, policy);
+    const { delayMs, lockForMs } = afterFailure(row.attempt, policy);
     await audit(pool, { ...context, subjectId: row.id, event: 'login_failed', details: row.id ? {} : { unknownUsername: true } });
-    if (lockedForMs !== null) {
-      await audit(pool, { ...context, subjectId: row.id, event: 'account_locked', details: { forSeconds: Math.ceil(lockedForMs / 1000) } });
-      return { ok: false, reason: 'account_locked', retryAfter: Math.ceil(lockedForMs / 1000) };
+    if (lockForMs !== null) {
+      await lock(pool, row.throttleKey, lockForMs);
+      await audit(pool, { ...context, subjectId: row.id, event: 'account_locked', details: { forSeconds: lockSeconds } });
+      return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
     }
     return { ok: false, reason: 'invalid_credentials', delayMs };
   }
 
   if (hasher.needsRehash(row.hash!)) {
-    await pool.query('update credentials set hash = $2 where subject_id = $1', [row.id, await hasher.hash(attempt.password)]);
-    await audit(pool, { ...context, subjectId: row.id, event: 'password_rehashed' });
+    // Only over the hash just verified: a password changed meanwhile stays changed.
+    const rehashed = await pool.query('update credentials set hash = $2 where subject_id = $1 and hash = $3', [row.id, await hasher.hash(attempt.password), row.hash]);
+    if (rehashed.rowCount) await audit(pool, { ...context, subjectId: row.id, event: 'password_rehashed' });
   }
   const token = newSessionToken();
-  await pool.query(SUCCEED, [row.throttleKey, row.id, sessionId(token), attempt.ip, attempt.requestId, attempt.userAgent?.slice(0, 300) ?? null]);
+  const opened = await pool.query<{ opened: number }>(SUCCEED, [
+    row.throttleKey, row.id, sessionId(token), attempt.ip, attempt.requestId, attempt.userAgent?.slice(0, 300) ?? null, addressBucket,
+  ]);
+  if (opened.rows[0]!.opened === 0) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
   return {
     ok: true,
     token,

@@ -190,6 +190,22 @@ describe('POST /api/session', () => {
     expect(events.rows).toEqual([{ event: 'account_locked', details: { forSeconds: 2 } }]);
   });
 
+  it('holds the lock against guesses sent in parallel: no more than LOGIN_LOCK_AFTER are checked, and a right one among them does not unlock', async () => {
+    const member = await provisionMember(stack);
+    const guesses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => login(new Client(stack.url), member.codiceFiscale, i === 11 ? member.password : `Sbagliata#${i}`)),
+    );
+    const statuses = guesses.map((g) => g.status);
+    // Each checked guess is a 401 (or the 200 of the right one); all the others are refused unchecked.
+    expect(statuses.filter((s) => s === 401 || s === 200).length).toBeLessThanOrEqual(LOCK_AFTER);
+    expect(statuses.filter((s) => s === 423).length).toBeGreaterThanOrEqual(12 - LOCK_AFTER);
+    const failed = await stack.pool.query(`select count(*)::int as n from audit_events where subject_id = $1 and event = 'login_failed'`, [member.id]);
+    expect(failed.rows[0].n).toBeLessThanOrEqual(LOCK_AFTER);
+    if (statuses.filter((s) => s === 401).length === LOCK_AFTER) {
+      expect((await login(new Client(stack.url), member.codiceFiscale, member.password)).status).toBe(423);
+    }
+  });
+
   it('answers 429 to a client address after LOGIN_IP_MAX_FAILURES failures, whatever the account, and only to that address', async () => {
     const member = await provisionMember(stack);
     const client = new Client(stack.url);
@@ -208,7 +224,7 @@ describe('POST /api/session', () => {
     const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${client.ip}`]);
     expect(bucket.rows).toEqual([{ hits: IP_MAX_FAILURES }]);
     // The refused attempt counted against nobody's account.
-    expect(await throttleOf(`subject:${member.id}`)).toBeUndefined();
+    expect((await throttleOf(`subject:${member.id}`))?.failures ?? 0).toBe(0);
     // Another address logs in.
     expect((await login(new Client(stack.url), member.codiceFiscale, member.password)).status).toBe(200);
   });
