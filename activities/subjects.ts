@@ -58,7 +58,8 @@ export function masked(contact: Contact): MaskedContact {
 
 /**
  * Creates or updates a subject as the fund's registry pushes it: matched by codice fiscale,
- * or by username for companies. Contacts are merged: a value already known keeps its id.
+ * or by username for companies. Contacts are merged: a value already known keeps its id,
+ * and a certification (by the fund or by a one-time code) is never taken back by a push.
  */
 export async function upsertSubject(client: pg.PoolClient, s: SubjectInput): Promise<{ id: string; created: boolean }> {
   const match =
@@ -85,8 +86,8 @@ export async function upsertSubject(client: pg.PoolClient, s: SubjectInput): Pro
   for (const c of s.contacts) {
     await client.query(
       `insert into contacts (subject_id, kind, value, certified, certified_at) values ($1, $2, $3, $4, case when $4 then now() end)
-       on conflict (subject_id, kind, value) do update set certified = excluded.certified,
-         certified_at = case when excluded.certified then coalesce(contacts.certified_at, now()) end`,
+       on conflict (subject_id, kind, value) do update set certified = contacts.certified or excluded.certified,
+         certified_at = case when contacts.certified or excluded.certified then coalesce(contacts.certified_at, now()) end`,
       [id, c.kind, c.value, c.certified],
     );
   }

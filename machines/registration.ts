@@ -184,6 +184,8 @@ export const registrationMachine = setup({
         src: 'registerChannel',
         input: ({ context }) => ({ subjectId: context.subjectId, channel: context.channel!, contactId: context.contactId! }),
         onDone: { target: 'registered', actions: { type: 'reportOutcome', params: { code: 'registered' } } },
+        // Nothing was registered (the effect runs in one transaction): the user may try again.
+        onError: { target: 'choosingChannel', actions: { type: 'reportOutcome', params: { code: 'registration_failed' } } },
       },
     },
     registered: { type: 'final' },

@@ -60,6 +60,8 @@ const schema = z.object({
   OTP_MAX_ATTEMPTS: int(5),
   REGISTRATION_IDLE: duration('24h'),
   OTP_REQUESTS_PER_HOUR: int(10),
+  PIN_REQUESTS_PER_HOUR: int(5),
+  TRUST_PROXY: z.string().default('loopback'),
 });
 
 export type Env = z.input<typeof schema>;
@@ -95,6 +97,8 @@ export interface Config {
     ipWindowMs: number;
   };
   session: { idleMs: number; maxMs: number };
+  pinRequestsPerHour: number;
+  trustProxy: string;
   registration: { otpTtlMs: number; otpMaxAttempts: number; idleMs: number; otpRequestsPerHour: number };
 }
 
@@ -142,6 +146,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ipWindowMs: e.LOGIN_IP_WINDOW,
     },
     session: { idleMs: e.SESSION_IDLE, maxMs: e.SESSION_MAX },
+    pinRequestsPerHour: e.PIN_REQUESTS_PER_HOUR,
+    trustProxy: e.TRUST_PROXY,
     registration: {
       otpTtlMs: e.OTP_TTL,
       otpMaxAttempts: e.OTP_MAX_ATTEMPTS,

@@ -103,8 +103,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   };
 }
 
+/** Pre-built workflow bundles must be built with it (bundleWorkflowCode's failureConverterPath). */
+export const FAILURE_CONVERTER_PATH = path.join(projectRoot, 'runtime', 'failureConverter.ts');
+
 export function dataConverter(keyring: Keyring): DataConverter {
-  return { payloadCodecs: [new EncryptionCodec(keyring)] };
+  return {
+    payloadCodecs: [new EncryptionCodec(keyring)],
+    // A module path, because the workflow sandbox loads it too.
+    failureConverterPath: FAILURE_CONVERTER_PATH,
+  };
 }
 
 export async function connectClient(config: Config, address: string, keyring: Keyring): Promise<Client> {

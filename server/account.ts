@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { changePassword, generatePin, profile, type AccountDeps } from '../activities/account.js';
 import { audit } from '../activities/audit.js';
 import { authenticate } from '../activities/login.js';
+import { hit } from '../activities/rateLimit.js';
 import { sessionId } from '../activities/sessions.js';
 import { describeViolations } from '../machines/rules/passwordPolicy.js';
 import { passwordExpiresAt, requiredActions } from '../machines/rules/requiredActions.js';
@@ -99,6 +100,12 @@ export function accountRouter(ctx: AppContext): Router {
 
   router.post('/me/pin', requireSession(), async (req, res) => {
     const s = session(req);
+    // Each PIN is a message to the subject and voids the previous one: a budget per hour.
+    const { hits, retryAfter } = await hit(ctx.pool, `pin-requests:${s.subjectId}`, 3_600_000);
+    if (hits > ctx.config.pinRequestsPerHour) {
+      res.set('retry-after', String(retryAfter));
+      throw new HttpError(429, 'too_many_requests', 'Troppe richieste di un nuovo PIN. Riprova più tardi.', { retryAfter });
+    }
     const result = await generatePin(deps, s.subjectId, requestOf(req));
     if (!result.ok) throw new HttpError(409, 'secure_channel_required', 'Per ricevere il PIN dispositivo registra prima un canale sicuro.');
     res.status(202).json({ deliveredTo: { channel: result.channel, masked: result.masked } });

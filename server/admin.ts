@@ -73,8 +73,11 @@ export function adminRouter(ctx: AppContext): Router {
     try {
       await client.query('begin');
       const { id, created } = await upsertSubject(client, body);
-      if (hash) await setPassword(client, id, hash, true);
-      await audit(client, { subjectId: id, event: 'subject_provisioned', ip: req.ip, requestId: String(req.id), details: { created, kind: body.kind, initialPassword: Boolean(hash) } });
+      // The registry sets a first password, never replaces one the subject already has.
+      const hasPassword = (await client.query('select 1 from credentials where subject_id = $1', [id])).rowCount === 1;
+      const initialPassword = hash && !hasPassword ? 'set' : hash ? 'ignored' : 'none';
+      if (hash && !hasPassword) await setPassword(client, id, hash, true);
+      await audit(client, { subjectId: id, event: 'subject_provisioned', ip: req.ip, requestId: String(req.id), details: { created, kind: body.kind, initialPassword } });
       await client.query('commit');
       res.status(created ? 201 : 200).json({ id });
     } catch (error) {

@@ -11,11 +11,14 @@ import { errorHandler, notFound } from './errors.js';
 import { registrationRouter } from './registration.js';
 import { loadSession } from './session.js';
 
+export const logPath = (url: string) => url.split('?')[0]!.replace(/^\/codec\/[^/]+(?=\/(?:en|de)code$)/, '/codec/[redatto]');
+
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
-  // One proxy in front (the fund's load balancer) sets X-Forwarded-For: req.ip is the client's.
-  app.set('trust proxy', 'loopback, uniquelocal');
+  // X-Forwarded-For is believed only from the proxies named in TRUST_PROXY (the fund's load
+  // balancer): anyone else could pick the address that per-address limits count.
+  app.set('trust proxy', ctx.config.trustProxy);
   app.use(helmet());
   app.use(
     pinoHttp({
@@ -26,7 +29,8 @@ export function createApp(ctx: AppContext): express.Express {
         return id;
       },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split('?')[0] }) },
+      // The path only: no query string, and the codec token that may sit in it is masked.
+      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: logPath(req.url) }) },
     }),
   );
 
@@ -43,7 +47,10 @@ export function createApp(ctx: AppContext): express.Express {
   app.use('/api', loadSession(ctx));
   app.use('/api', accountRouter(ctx));
   app.use('/api/registration', registrationRouter(ctx));
-  if (ctx.captures) app.use('/api/dev', devRouter(ctx.captures));
+  // A developer's mailbox holds codes and passwords: only on a loopback-only dev server.
+  if (ctx.captures && ctx.config.env !== 'production' && ['127.0.0.1', '::1', 'localhost'].includes(ctx.config.host)) {
+    app.use('/api/dev', devRouter(ctx.captures));
+  }
 
   app.use(notFound);
   app.use(errorHandler);

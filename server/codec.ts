@@ -47,10 +47,9 @@ export function codecRouter(ctx: AppContext): Router {
     const given = (req.params as { token?: string }).token ?? (header.startsWith('Bearer ') ? header.slice(7) : '');
     if (!given || !sameSecret(given, ctx.secrets.codecToken)) throw new HttpError(403, 'forbidden', 'Accesso al codec non autorizzato.');
   };
-  router.use(express.json({ limit: '4mb' }));
   for (const direction of ['encode', 'decode'] as const) {
-    router.post(`/${direction}`, async (req, res) => {
-      authorize(req);
+    // The token is checked before the body is even parsed.
+    router.post(`/${direction}`, (req, _res, next) => (authorize(req), next()), express.json({ limit: '4mb' }), async (req, res) => {
       const { payloads } = parseBody(wirePayloads, req.body);
       let result;
       try {

@@ -32,6 +32,11 @@ export const errorHandler: ErrorRequestHandler = (error, req, res, _next) => {
     res.status(error.status).json({ error: error.code, message: error.message, ...error.details });
     return;
   }
+  // Text Postgres cannot store (a NUL byte, an invalid encoding) is bad input, not a failure.
+  if (['22021', '22P05'].includes((error as { code?: string })?.code ?? '')) {
+    res.status(400).json({ error: 'invalid_request', message: 'Richiesta non valida: il testo contiene caratteri non ammessi.' });
+    return;
+  }
   // body-parser's own errors: malformed JSON, too large, wrong charset
   const status = typeof error?.status === 'number' ? error.status : 500;
   if (status === 413) {

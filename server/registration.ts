@@ -23,6 +23,7 @@ export function registrationRouter(ctx: AppContext): Router {
     audit: { started: 'registration_started', step: 'registration_step' },
     answers: {
       contact_not_offered: { status: 422, message: 'Il recapito scelto non è tra i tuoi recapiti o non può ricevere questo canale.' },
+      registration_failed: { status: 503, message: 'Non è stato possibile completare la registrazione. Riprova tra qualche minuto.' },
       delivery_failed: { status: 502, message: 'Non è stato possibile inviare il codice OTP. Riprova o scegli un altro recapito.' },
       otp_invalid: { status: 422, message: 'Codice OTP errato.', details: ['attemptsLeft'] },
       otp_expired: { status: 410, message: 'Il codice OTP è scaduto: usa RIGENERA OTP per riceverne uno nuovo.' },

@@ -323,6 +323,18 @@ describe('POST /api/me/pin', () => {
   });
 });
 
+describe('PIN budget', () => {
+  it('answers 429 once a subject has asked for PIN_REQUESTS_PER_HOUR PINs in an hour, and sends nothing more', async () => {
+    const { member, client } = await activeMember();
+    await registerSmsChannel(member);
+    for (let i = 0; i < stack.config.pinRequestsPerHour; i++) expect((await client.post('/api/me/pin')).status).toBe(202);
+    const limited = await client.post('/api/me/pin');
+    expect(limited.status).toBe(429);
+    expect(limited.body).toMatchObject({ error: 'too_many_requests', retryAfter: expect.any(Number) });
+    expect(stack.captures!.list(member.mobile).filter((m) => pinIn(m.text))).toHaveLength(stack.config.pinRequestsPerHour);
+  });
+});
+
 describe('audit log', () => {
   it('records login, failures, lock, logout, password change and PIN with subject, address and request id, and no secret', async () => {
     const member = await provisionMember(stack);

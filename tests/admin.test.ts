@@ -52,9 +52,18 @@ describe('POST /api/admin/subjects', () => {
     const emails = await stack.pool.query(`select value from contacts where subject_id = $1 and kind = 'email'`, [created.body.id]);
     expect(emails.rows).toEqual([{ value: 'mario.rossi@example.it' }]);
 
-    const updated = await admin.post('/api/admin/subjects', { ...body, lastName: 'Bianchi' }, auth);
+    const updated = await admin.post(
+      '/api/admin/subjects',
+      { ...body, lastName: 'Bianchi', initialPassword: 'Altra#Password2', contacts: [{ ...body.contacts[0], certified: false }, body.contacts[1]] },
+      auth,
+    );
     expect(updated.status).toBe(200);
     expect(updated.body.id).toBe(created.body.id);
+    // A second push neither replaces the password nor takes a certification back.
+    const after = await stack.pool.query('select c.hash from credentials c where c.subject_id = $1', [created.body.id]);
+    expect(after.rows[0].hash).toBe(rows[0].hash);
+    const certified = await stack.pool.query(`select certified from contacts where subject_id = $1 and kind = 'email'`, [created.body.id]);
+    expect(certified.rows).toEqual([{ certified: true }]);
     expect(await count('select count(*) from contacts where subject_id = $1', [created.body.id])).toBe(2);
     expect(await count(`select count(*) from audit_events where subject_id = $1 and event = 'subject_provisioned'`, [created.body.id])).toBe(2);
     const audit = await stack.pool.query(`select details::text from audit_events where subject_id = $1`, [created.body.id]);
@@ -101,6 +110,14 @@ describe('POST /api/admin/subjects', () => {
     const res = await admin.post('/api/admin/subjects', member({ matricola: first.matricola }), auth);
     expect(res.status).toBe(409);
     expect(res.body.error).toBe('identifier_taken');
+  });
+
+  it('answers 400, not 500, to text Postgres cannot store, here and at login', async () => {
+    const res = await admin.post('/api/admin/subjects', member({ firstName: 'Ma\u0000rio' }), auth);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe('invalid_request');
+    const login = await new Browser(stack.url).post('/api/session', { username: 'RSSMRA80A01H501U\u0000', password: 'Qualsiasi#1' });
+    expect(login.status).toBe(400);
   });
 
   it('answers malformed JSON and oversized bodies with a JSON 4xx', async () => {

@@ -85,6 +85,13 @@ describe('registration machine, alone, with a simulated clock', () => {
     expect(expired.state()).toBe('abandoned');
   });
 
+  it('goes back to the choice, nothing registered, when registering fails', async () => {
+    const m = start({ registerChannel: [{ fail: true }] });
+    await m.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' });
+    expect(await m.send({ type: 'code.submit', codeHash: CODE })).toEqual({ code: 'registration_failed' });
+    expect(m.state()).toBe('choosingChannel');
+  });
+
   it('goes back to the choice when the code cannot be delivered', async () => {
     const m = start({ sendCode: [{ fail: true }] });
     expect(await m.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' })).toEqual({ code: 'delivery_failed' });
@@ -116,6 +123,7 @@ const graphEvents = [
   { type: 'xstate.done.actor.sendCode', output: { codeHash: CODE } },
   { type: 'xstate.error.actor.sendCode', error: new Error('undeliverable') },
   { type: 'xstate.done.actor.registerChannel' },
+  { type: 'xstate.error.actor.registerChannel', error: new Error('database down') },
   { type: 'xstate.after.codeLifetime.registration.codeIssued' },
   { type: 'xstate.after.idleLimit.registration.choosingChannel' },
   { type: 'xstate.after.idleLimit.registration.codeExpired' },
@@ -141,9 +149,11 @@ describe('registration machine, every path', () => {
   it(`replays each enumerated path on a live actor with a simulated clock and ends where the graph says`, async () => {
     expect(paths.length).toBeGreaterThanOrEqual(10);
     for (const path of paths) {
-      const script = {
-        sendCode: path.steps.filter((s) => (s.event.type as string).includes('.actor.sendCode')).map((s) => ((s.event.type as string).startsWith('xstate.error') ? { fail: true } : { output: { codeHash: CODE } })),
-      };
+      const answers = (actor: string) =>
+        path.steps
+          .filter((s) => (s.event.type as string).endsWith(`.actor.${actor}`))
+          .map((s) => ((s.event.type as string).startsWith('xstate.error') ? { fail: true } : { output: actor === 'sendCode' ? { codeHash: CODE } : undefined }));
+      const script = { sendCode: answers('sendCode'), registerChannel: answers('registerChannel') };
       const m = start(script);
       for (const { event } of path.steps) {
         const type: string = event.type;

@@ -84,6 +84,16 @@ describe('the runtime on real parts', () => {
     transports.close();
   });
 
+  it('has no /api/dev/outbox when the API listens beyond loopback, captures or not', async () => {
+    const exposed = await startTestStack({ HOST: '0.0.0.0' }, { worker: false });
+    try {
+      expect(exposed.captures).toBeDefined();
+      expect((await new Browser(exposed.url.replace('0.0.0.0', '127.0.0.1')).get('/api/dev/outbox')).status).toBe(404);
+    } finally {
+      await exposed.stop();
+    }
+  });
+
   it('has no /api/dev/outbox when a real SMTP relay and Twilio are configured', async () => {
     const servers = stack.captureServers!;
     const configured = await startTestStack(
@@ -168,6 +178,8 @@ describe('payload encryption', () => {
     const decoded = await anonymous.post(`/codec/${stack.secrets.codecToken}/decode`, wire);
     expect(decoded.status).toBe(200);
     expect(Buffer.from(decoded.body.payloads[0].data, 'base64').toString()).toContain('VISIBILE-SOLO-CON-CHIAVE');
+    expect(stack.logLines.join('\n')).not.toContain(stack.secrets.codecToken);
+    expect(stack.logLines.join('\n')).toContain('/codec/[redatto]/decode');
     const viaHeader = await anonymous.post('/codec/decode', wire, { authorization: `Bearer ${stack.secrets.codecToken}` });
     expect(viaHeader.body).toEqual(decoded.body);
     const tampered = { payloads: [{ ...wire.payloads[0]!, data: Buffer.from('alterato').toString('base64') }] };

@@ -114,5 +114,7 @@ export async function hostProcess<M extends AnyStateMachine>(
   publishState();
   await condition(() => snapshot().status !== 'active' && inFlight === 0);
   await condition(allHandlersFinished);
+  // An error no transition handles is a bug in the machine: fail the workflow where operators see it.
+  if (snapshot().status === 'error') throw ApplicationFailure.nonRetryable(`machine failed in state ${stateName(snapshot().value)}: ${String(snapshot().error)}`, 'MachineFailed');
   return { state: stateName(snapshot().value) };
 }

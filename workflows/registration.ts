@@ -13,7 +13,8 @@ const delivery = proxyLocalActivities<Activities>({
   // A few quick tries, then "not delivered": the user can try again or pick another contact.
   retry: { maximumAttempts: 4, initialInterval: '500ms', nonRetryableErrorTypes: ['ContactNotUsable'] },
 });
-const registry = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s' });
+// Retried for up to two minutes (a database failing over), then reported as not done.
+const registry = proxyLocalActivities<Activities>({ startToCloseTimeout: '30s', scheduleToCloseTimeout: '2 minutes' });
 
 /** P1: registration of the secure channel, workflow id `registration-<subjectId>`. */
 export async function registration(input: RegistrationInput) {

@@ -113,7 +113,7 @@ create table documents (
   retain_until timestamptz
 );
 
--- Every message varco sends, once: the idempotency key makes a retried activity a no-op.
+-- Every message varco sends, recorded once: the idempotency key makes a retried activity a no-op.
 -- The body is sealed because it may carry a code or a password.
 create table outbox (
   id bigserial primary key,

@@ -5,7 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../../db/migrate.js';
 import { createPool, freePort, scratchDatabase } from '../../runtime/database.js';
-import { projectRoot, startDevServer } from '../../runtime/temporal.js';
+import { FAILURE_CONVERTER_PATH, projectRoot, startDevServer } from '../../runtime/temporal.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -26,7 +26,7 @@ export default async function setup(project: TestProject) {
     (async () =>
       startDevServer({ port: await freePort(), httpPort: await freePort(), metricsPort: await freePort() }))(),
     scratchDatabase('varco_test', tmp),
-    bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'), logger: quietLogger }),
+    bundleWorkflowCode({ workflowsPath: path.join(projectRoot, 'workflows', 'index.ts'), failureConverterPath: FAILURE_CONVERTER_PATH, logger: quietLogger }),
   ]);
   const pool = createPool(database.url, 1);
   await migrate(pool);
