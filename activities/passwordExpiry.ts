@@ -20,6 +20,7 @@ export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps)
          where not c.must_change
            and c.changed_at + make_interval(secs => $1::double precision / 1000) between now() and now() + make_interval(secs => $2::double precision / 1000)
            and not exists (select 1 from password_expiry_notices n where n.subject_id = c.subject_id and n.password_changed_at = c.changed_at)
+           and exists (select 1 from contacts k where k.subject_id = c.subject_id)
          order by c.changed_at
          limit 1000`,
         [maxAgeMs, expiryNoticeMs],

@@ -53,11 +53,14 @@ export function registrationActivities({ config, pool, secrets, outbox, hasher }
      */
     async registerSecureChannel(input: { subjectId: string; channel: Channel; contactId: string }): Promise<void> {
       const key = runKey('registered');
+      const done = await pool.query('select 1 from outbox where idempotency_key = $1', [key]);
+      if (done.rowCount) return outbox.deliver(key);
       const password = generateFirstAccessPassword();
       const hash = await hasher.hash(password);
       await transaction(pool, async (client) => {
-        const done = await client.query('select 1 from outbox where idempotency_key = $1', [key]);
-        if (done.rowCount) return;
+        // Checked again under the transaction: two attempts racing still register once.
+        await client.query('select pg_advisory_xact_lock(hashtext($1))', [key]);
+        if ((await client.query('select 1 from outbox where idempotency_key = $1', [key])).rowCount) return;
         const to = await usableContact(client, input.subjectId, input.channel, input.contactId);
         await client.query(
           `insert into secure_channels (subject_id, channel, contact_id) values ($1, $2, $3)

@@ -59,6 +59,7 @@ const schema = z.object({
   OTP_TTL: duration('5m'),
   OTP_MAX_ATTEMPTS: int(5),
   REGISTRATION_IDLE: duration('24h'),
+  REGISTRATION_LOCKOUT: duration('1h'),
   OTP_REQUESTS_PER_HOUR: int(10),
   PIN_REQUESTS_PER_HOUR: int(5),
   TRUST_PROXY: z.string().default('loopback'),
@@ -99,7 +100,7 @@ export interface Config {
   session: { idleMs: number; maxMs: number };
   pinRequestsPerHour: number;
   trustProxy: string;
-  registration: { otpTtlMs: number; otpMaxAttempts: number; idleMs: number; otpRequestsPerHour: number };
+  registration: { otpTtlMs: number; otpMaxAttempts: number; idleMs: number; lockoutMs: number; otpRequestsPerHour: number };
 }
 
 /** Reads the environment once; every part of varco receives the result instead of reading process.env. */
@@ -152,6 +153,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       otpTtlMs: e.OTP_TTL,
       otpMaxAttempts: e.OTP_MAX_ATTEMPTS,
       idleMs: e.REGISTRATION_IDLE,
+      lockoutMs: e.REGISTRATION_LOCKOUT,
       otpRequestsPerHour: e.OTP_REQUESTS_PER_HOUR,
     },
   };

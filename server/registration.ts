@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { codeHash } from '../activities/codes.js';
-import { hit } from '../activities/rateLimit.js';
+import { hit, peek } from '../activities/rateLimit.js';
 import { findSubject, listContacts, maskContact } from '../activities/subjects.js';
 import { registration as definition, type RegistrationInput } from '../machines/registration.js';
 import type { AppContext } from './context.js';
@@ -45,12 +45,19 @@ export function registrationRouter(ctx: AppContext): Router {
     }
   };
 
+  // Too many wrong codes lock registration for a while: a new run would otherwise bring new attempts at once.
+  const lockoutBucket = (subjectId: string) => `registration-lockout:${subjectId}`;
+
   router.use(requireSession({ whileRegistering: true }));
 
   router.post('/', async (req, res) => {
     const s = session(req);
     if (!s.requiredActions.includes('register_secure_channel')) {
       throw new HttpError(409, 'already_registered', 'Hai già registrato un canale sicuro.');
+    }
+    const lockout = await peek(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs);
+    if (lockout.hits > 0) {
+      throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: lockout.retryAfter });
     }
     const subject = await findSubject(ctx.pool, s.subjectId);
     const input: RegistrationInput = {
@@ -77,8 +84,18 @@ export function registrationRouter(ctx: AppContext): Router {
   router.post('/otp', async (req, res) => {
     const s = session(req);
     const body = parseBody(code, req.body);
+    // Codes typed from one address are bounded too, whichever subjects they are for.
+    const fromAddress = await hit(ctx.pool, `otp-attempts:ip:${req.ip ?? 'unknown'}`, 3_600_000);
+    if (fromAddress.hits > settings.otpRequestsPerHour * settings.otpMaxAttempts * 10) {
+      throw new HttpError(429, 'too_many_requests', 'Troppi codici inviati da questo indirizzo. Riprova più tardi.', { retryAfter: fromAddress.retryAfter });
+    }
     // Only the keyed hash of what the user typed reaches the workflow.
-    const { status, body: out, outcome } = await registration.step(req, { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) });
+    const { status, body: out, outcome } = await registration
+      .step(req, { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) })
+      .catch(async (error: unknown) => {
+        if (error instanceof HttpError && error.code === 'too_many_attempts') await hit(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs);
+        throw error;
+      });
     // Registering ended every session: the browser's cookie goes too.
     if (outcome.code === 'registered') clearSessionCookie(ctx, res);
     res.status(status).json(out);

@@ -106,6 +106,11 @@ describe('registration API: every refusal is a clear 4xx and changes nothing', (
     const me = await browser.get('/api/me');
     expect(me.body.secureChannel).toBeNull();
     expect(me.body.requiredActions).toContain('register_secure_channel');
+    // A new registration, with new attempts, only after REGISTRATION_LOCKOUT.
+    const restart = await browser.post('/api/registration');
+    expect(restart.status).toBe(423);
+    expect(restart.body).toMatchObject({ error: 'registration_locked', retryAfter: expect.any(Number) });
+    expect(restart.body.retryAfter).toBeGreaterThan(3000);
   });
 
   it('limits how many codes a subject can have sent in an hour (429)', async () => {
