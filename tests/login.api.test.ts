@@ -1,7 +1,7 @@
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { verify } from '@node-rs/argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, type Reply } from './support/http.js';
+import { Browser as Client, type Reply } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, randomCodiceFiscale, type TestMember } from './support/subjects.js';
 
@@ -40,22 +40,6 @@ afterAll(async () => {
   await Promise.all([stack?.stop(), rehashing?.stop()]);
 });
 
-/** A client address of its own (shared CGNAT range, not trusted as a proxy), so per-address limits never mix tests. */
-const randomIp = () => `100.${64 + randomInt(64)}.${randomInt(256)}.${randomInt(1, 255)}`;
-
-/** A browser behind the fund's proxy: every request carries its own client address in X-Forwarded-For. */
-class Client extends Browser {
-  constructor(
-    baseUrl: string,
-    readonly ip = randomIp(),
-  ) {
-    super(baseUrl);
-  }
-
-  override request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
-    return super.request<T>(method, path, body, { 'x-forwarded-for': this.ip, ...headers });
-  }
-}
 
 const login = (client: Client, username: string, password: string) => client.post('/api/session', { username, password });
 
@@ -221,7 +205,7 @@ describe('POST /api/session', () => {
     expect(limited.headers.get('retry-after')).toBe(String(limited.body.retryAfter));
     expect(sessionCookieOf(limited)).toBeUndefined();
 
-    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${client.ip}`]);
+    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${client.clientAddress}`]);
     expect(bucket.rows).toEqual([{ hits: IP_MAX_FAILURES }]);
     // The refused attempt counted against nobody's account.
     expect((await throttleOf(`subject:${member.id}`))?.failures ?? 0).toBe(0);
@@ -246,7 +230,7 @@ describe('POST /api/session', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.body).toMatchObject({ error, message: expect.any(String) });
     expect(sessionCookieOf(res)).toBeUndefined();
-    const counted = await stack.pool.query('select 1 from rate_limits where bucket = $1', [`login-failures:${client.ip}`]);
+    const counted = await stack.pool.query('select 1 from rate_limits where bucket = $1', [`login-failures:${client.clientAddress}`]);
     expect(counted.rowCount).toBe(0);
   });
 });
@@ -350,6 +334,6 @@ describe('argon2 parameters', () => {
 
     expect((await login(new Client(rehashing.url), member.matricola, member.password)).status).toBe(200);
     const audit = await stack.pool.query(`select ip, request_id, details from audit_events where subject_id = $1 and event = 'password_rehashed'`, [member.id]);
-    expect(audit.rows).toEqual([{ ip: client.ip, request_id: expect.any(String), details: {} }]);
+    expect(audit.rows).toEqual([{ ip: client.clientAddress, request_id: expect.any(String), details: {} }]);
   });
 });
