@@ -1,9 +1,11 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { codeHash } from '../activities/codes.js';
 import { listContacts, masked } from '../activities/subjects.js';
 import type { RegistrationInput } from '../machines/registration.js';
 import { EncryptionCodec } from '../runtime/codec.js';
+import { dataConverter } from '../runtime/temporal.js';
 import type { ProcessView, StepResult } from '../workflows/host.js';
 import { CodiceFiscale, ProcessState } from '../workflows/searchAttributes.js';
 import { startTestStack, type TestStack } from './support/stack.js';
@@ -138,6 +140,24 @@ describe('registration workflow on a real Temporal server', () => {
     );
     expect(found).toEqual([handle.workflowId]);
     await handle.terminate('fine del test');
+  });
+
+  it('replays its own histories to the same commands: machine and host are deterministic', async () => {
+    const member = await provisionMember(stack);
+    const { handle, mobileId } = await startRegistration(member);
+    await step(handle, { type: 'channel.choose', channel: 'sms', contactId: mobileId });
+    await step(handle, { type: 'code.submit', codeHash: 'sbagliato' });
+    await step(handle, { type: 'code.regenerate' });
+    await step(handle, { type: 'code.submit', codeHash: codeHash(stack.secrets, member.id, await sentCode(member)) });
+    await handle.result();
+    const history = await handle.fetchHistory();
+    // Throws DeterminismViolationError if replaying the history would issue other commands.
+    await Worker.runReplayHistory(
+      { workflowBundle: { codePath: inject('workflowBundlePath') }, dataConverter: dataConverter(stack.secrets.keyring) },
+      history,
+      handle.workflowId,
+    );
+    expect(history.events?.length).toBeGreaterThan(10);
   });
 
   it('keeps no code and no password in its history, even decrypted', async () => {
