@@ -39,34 +39,36 @@ export class Outbox {
     return inserted.rowCount === 1;
   }
 
-  /** Sends the message recorded under key unless it already went out. */
+  /**
+   * Sends the message recorded under key unless it already went out. The row is claimed, the
+   * provider called outside any transaction (a slow relay holds no connection), then the row
+   * is marked sent. While another attempt holds a fresh claim this one fails, to be retried.
+   */
   async deliver(key: string): Promise<void> {
-    const client = await this.pool.connect();
+    const claimed = await this.pool.query<{ id: string; channel: Channel; recipient: string; subject_line: string | null; sealed_body: string }>(
+      `update outbox set status = 'sending', claimed_at = now()
+       where idempotency_key = $1 and (status = 'pending' or (status = 'sending' and claimed_at < now() - interval '1 minute'))
+       returning id, channel, recipient, subject_line, sealed_body`,
+      [key],
+    );
+    const row = claimed.rows[0];
+    if (!row) {
+      const { rows } = await this.pool.query<{ status: string }>('select status from outbox where idempotency_key = $1', [key]);
+      if (!rows[0]) throw new Error(`outbox: nessun messaggio con chiave ${key}`);
+      if (rows[0].status === 'sent') return;
+      throw new Error(`outbox: il messaggio ${key} è già in consegna`);
+    }
+    const text = this.keyring.openText(row.sealed_body, key);
+    let providerId: string;
     try {
-      await client.query('begin');
-      // The row lock makes two concurrent deliveries of one key send once.
-      const { rows } = await client.query<{ id: string; channel: Channel; recipient: string; subject_line: string | null; sealed_body: string; status: string }>(
-        'select id, channel, recipient, subject_line, sealed_body, status from outbox where idempotency_key = $1 for update',
-        [key],
-      );
-      const row = rows[0];
-      if (!row) throw new Error(`outbox: nessun messaggio con chiave ${key}`);
-      if (row.status === 'sent') {
-        await client.query('commit');
-        return;
-      }
-      const text = this.keyring.openText(row.sealed_body, key);
-      const providerId =
+      providerId =
         row.channel === 'email'
           ? await this.transports.sendEmail({ to: row.recipient, subject: row.subject_line ?? '', text, messageId: `<${row.id}.${encodeURIComponent(key)}@varco>` })
           : await this.transports.sendSms({ to: row.recipient, text });
-      await client.query(`update outbox set status = 'sent', sent_at = now(), provider_id = $2 where id = $1`, [row.id, providerId]);
-      await client.query('commit');
     } catch (error) {
-      await client.query('rollback').catch(() => undefined);
+      await this.pool.query(`update outbox set status = 'pending', claimed_at = null where id = $1`, [row.id]);
       throw error;
-    } finally {
-      client.release();
     }
+    await this.pool.query(`update outbox set status = 'sent', sent_at = now(), provider_id = $2 where id = $1`, [row.id, providerId]);
   }
 }

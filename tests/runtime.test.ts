@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { Outbox } from '../activities/outbox.js';
 import { createLogger } from '../runtime/logger.js';
 import { createTransports } from '../runtime/transports.js';
 import { Browser } from './support/http.js';
@@ -69,6 +70,21 @@ describe('the runtime on real parts', () => {
     const forged = createTransports(stack.config, { ...targets, twilio: { ...targets.twilio, authToken: 'sbagliato' } });
     await expect(forged.sendSms({ to: '+393330000002', text: 'non deve arrivare' })).rejects.toThrow(/Authenticate/);
     expect(stack.captures!.list('+393330000002')).toEqual([]);
+  });
+
+  it('delivers an outbox message once, however many attempts run at the same time or after', async () => {
+    const outbox = new Outbox(stack.pool, stack.secrets.keyring, createTransports(stack.config, captureTargets()));
+    const key = `once-${Date.now()}`;
+    expect(await outbox.enqueue(stack.pool, { key, subjectId: null, channel: 'sms', to: '+393330000009', message: { subject: 'x', text: 'una volta sola' } })).toBe(true);
+    expect(await outbox.enqueue(stack.pool, { key, subjectId: null, channel: 'sms', to: '+393330000009', message: { subject: 'x', text: 'duplicato' } })).toBe(false);
+    const attempts = await Promise.allSettled([outbox.deliver(key), outbox.deliver(key), outbox.deliver(key)]);
+    expect(attempts.filter((a) => a.status === 'fulfilled').length).toBeGreaterThan(0);
+    for (const a of attempts) if (a.status === 'rejected') expect(String(a.reason)).toContain('già in consegna');
+    await outbox.deliver(key);
+    expect(stack.captures!.list('+393330000009').map((m) => m.text)).toEqual(['una volta sola']);
+    const { rows } = await stack.pool.query('select status, sealed_body from outbox where idempotency_key = $1', [key]);
+    expect(rows[0].status).toBe('sent');
+    expect(rows[0].sealed_body).not.toContain('una volta sola');
   });
 
   it('shows captured messages newest first at /api/dev/outbox', async () => {
