@@ -72,7 +72,10 @@ export async function changePassword(
   return { ok: true };
 }
 
-export type PinResult = { ok: true; channel: 'email' | 'sms'; masked: string } | { ok: false; reason: 'secure_channel_required' };
+export type PinResult =
+  | { ok: true; channel: 'email' | 'sms'; masked: string }
+  | { ok: false; reason: 'secure_channel_required' }
+  | { ok: false; reason: 'delivery_failed' };
 
 /** A new PIN dispositivo: 8 digits from the CSPRNG, stored hashed, sent only over the secure channel. */
 export async function generatePin({ pool, hasher, outbox }: AccountDeps, subjectId: string, request: RequestContext): Promise<PinResult> {
@@ -94,7 +97,12 @@ export async function generatePin({ pool, hasher, outbox }: AccountDeps, subject
     await outbox.enqueue(client, { key, subjectId, channel: channel.channel, to: channel.value, message: templates.pin(pin) });
     await audit(client, { ...request, subjectId, event: 'pin_generated', details: { channel: channel.channel } });
   });
-  await outbox.deliver(key);
+  try {
+    await outbox.deliver(key);
+  } catch {
+    // The new PIN never reached the subject: the user asks again (the message stays recorded, unsent).
+    return { ok: false, reason: 'delivery_failed' };
+  }
   return { ok: true, channel: channel.channel, masked: maskContact(channel.kind, channel.value) };
 }
 

@@ -107,7 +107,10 @@ export function accountRouter(ctx: AppContext): Router {
       throw new HttpError(429, 'too_many_requests', 'Troppe richieste di un nuovo PIN. Riprova più tardi.', { retryAfter });
     }
     const result = await generatePin(deps, s.subjectId, requestOf(req));
-    if (!result.ok) throw new HttpError(409, 'secure_channel_required', 'Per ricevere il PIN dispositivo registra prima un canale sicuro.');
+    if (!result.ok && result.reason === 'secure_channel_required') {
+      throw new HttpError(409, 'secure_channel_required', 'Per ricevere il PIN dispositivo registra prima un canale sicuro.');
+    }
+    if (!result.ok) throw new HttpError(502, 'delivery_failed', 'Non è stato possibile inviare il nuovo PIN. Riprova tra qualche minuto.');
     res.status(202).json({ deliveredTo: { channel: result.channel, masked: result.masked } });
   });
 

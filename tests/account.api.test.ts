@@ -319,6 +319,20 @@ describe('PIN budget', () => {
   });
 });
 
+describe('PIN delivery', () => {
+  it('answers 502 delivery_failed, not 500, when the provider refuses the message', async () => {
+    const { member, client } = await activeMember();
+    // A number Twilio's API refuses: only a registry fault could leave one behind.
+    await stack.pool.query(`update contacts set value = '+39-non-valido' where subject_id = $1 and kind = 'mobile'`, [member.id]);
+    await registerSmsChannel(member);
+    const res = await client.post('/api/me/pin');
+    expect(res.status).toBe(502);
+    expect(res.body).toEqual({ error: 'delivery_failed', message: expect.any(String) });
+    const { rows } = await stack.pool.query(`select status from outbox where subject_id = $1 and idempotency_key like 'pin/%'`, [member.id]);
+    expect(rows).toEqual([{ status: 'pending' }]);
+  });
+});
+
 describe('audit log', () => {
   it('records login, failures, lock, logout, password change and PIN with subject, address and request id, and no secret', async () => {
     const member = await provisionMember(stack);
