@@ -94,6 +94,7 @@ export async function hostProcess<M extends AnyStateMachine>(
         actor.send({ ...event, at: Date.now() } as EventFromLogic<M>);
         await condition(() => inFlight === 0);
         subscription.unsubscribe();
+        publishState();
         return { outcome: outcomes.at(-1) ?? { code: 'accepted' }, view: view() };
       });
       queue = run.catch(() => undefined);
