@@ -8,7 +8,7 @@ import { transaction } from './deps.js';
 import { recordFailure } from './login.js';
 import type { Outbox } from './outbox.js';
 import { endSessions } from './sessions.js';
-import { listContacts, maskContact, masked, type ContactKind } from './subjects.js';
+import { DISPLAY_NAME, listContacts, maskContact, masked, type ContactKind } from './subjects.js';
 import { templates } from './templates.js';
 
 export interface AccountDeps {
@@ -113,7 +113,7 @@ export async function profile(pool: pg.Pool, subjectId: string) {
     display_name: string; channel: 'email' | 'sms' | null; channel_contact_id: string | null; registered_at: Date | null;
   }>(
     `select s.id, s.kind, s.codice_fiscale, s.matricola, s.username, s.codice_aderente,
-            coalesce(s.company_name, trim(coalesce(s.first_name, '') || ' ' || coalesce(s.last_name, ''))) as display_name,
+            ${DISPLAY_NAME} as display_name,
             sc.channel, sc.contact_id as channel_contact_id, sc.registered_at
      from subjects s left join secure_channels sc on sc.subject_id = s.id where s.id = $1`,
     [subjectId],

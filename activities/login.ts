@@ -4,7 +4,7 @@ import type { AccountState } from '../machines/rules/requiredActions.js';
 import { audit } from './audit.js';
 import type { PasswordHasher } from './credentials.js';
 import { sessionId, newSessionToken } from './sessions.js';
-import type { Subject } from './subjects.js';
+import { DISPLAY_NAME, type Subject } from './subjects.js';
 
 export interface LoginAttempt {
   username: string;
@@ -57,7 +57,7 @@ const RESERVE = `
   with typed as (select trim($1::text) as username),
   subject as (
     select s.id, s.kind, s.codice_fiscale, s.matricola, s.username,
-           coalesce(s.company_name, trim(coalesce(s.first_name, '') || ' ' || coalesce(s.last_name, ''))) as display_name,
+           ${DISPLAY_NAME} as display_name,
            c.hash, c.must_change, c.changed_at,
            exists (select 1 from secure_channels sc where sc.subject_id = s.id) as has_channel
     from subjects s left join credentials c on c.subject_id = s.id, typed

@@ -94,11 +94,13 @@ export async function upsertSubject(client: pg.PoolClient, s: SubjectInput): Pro
   return { id, created };
 }
 
-const subjectColumns = `id, kind, codice_fiscale as "codiceFiscale", matricola, username,
-  coalesce(company_name, trim(coalesce(first_name, '') || ' ' || coalesce(last_name, ''))) as "displayName"`;
+/** The name shown to a subject and to reviewers: the company's, or first and last name (SQL over a subjects row s). */
+export const DISPLAY_NAME = `coalesce(s.company_name, trim(coalesce(s.first_name, '') || ' ' || coalesce(s.last_name, '')))`;
+
+const subjectColumns = `s.id, s.kind, s.codice_fiscale as "codiceFiscale", s.matricola, s.username, ${DISPLAY_NAME} as "displayName"`;
 
 export async function findSubject(db: pg.Pool | pg.PoolClient, id: string): Promise<Subject | undefined> {
-  const { rows } = await db.query<Subject>(`select ${subjectColumns} from subjects where id = $1`, [id]);
+  const { rows } = await db.query<Subject>(`select ${subjectColumns} from subjects s where s.id = $1`, [id]);
   return rows[0];
 }
 
