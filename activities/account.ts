@@ -1,11 +1,11 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { checkPassword, type PasswordViolation } from '../machines/rules/passwordPolicy.js';
-import type { ThrottlePolicy } from '../machines/rules/loginThrottle.js';
+import { afterFailure, type ThrottlePolicy } from '../machines/rules/loginThrottle.js';
 import { audit } from './audit.js';
 import { isRecentlyUsed, setPassword, type PasswordHasher } from './credentials.js';
 import { transaction } from './deps.js';
-import { recordFailure } from './login.js';
+import { lock, reserveAccountAttempt } from './login.js';
 import type { Outbox } from './outbox.js';
 import { endSessions } from './sessions.js';
 import { DISPLAY_NAME, listContacts, maskContact, masked, type ContactKind } from './subjects.js';
@@ -46,18 +46,23 @@ export async function changePassword(
     [subjectId],
   );
   const row = rows[0]!;
+  const lockSeconds = Math.ceil(policy.lockForMs / 1000);
+  const reserved = await reserveAccountAttempt(pool, subjectId);
+  if (reserved.lockedFor > 0) return { ok: false, reason: 'account_locked', retryAfter: reserved.lockedFor };
+  if (reserved.attempt > policy.lockAfter) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
   if (!(await hasher.verify(row.hash, input.currentPassword))) {
-    const { delayMs, lockedForMs } = await recordFailure(pool, `subject:${subjectId}`, policy);
+    const { delayMs, lockForMs } = afterFailure(reserved.attempt, policy);
     await audit(pool, { ...request, subjectId, event: 'login_failed', details: { during: 'password_change' } });
-    if (lockedForMs !== null) {
+    if (lockForMs !== null) {
+      await lock(pool, reserved.key, lockForMs);
       await endSessions(pool, subjectId);
-      await audit(pool, { ...request, subjectId, event: 'account_locked', details: { forSeconds: Math.ceil(lockedForMs / 1000) } });
-      return { ok: false, reason: 'account_locked', retryAfter: Math.ceil(lockedForMs / 1000) };
+      await audit(pool, { ...request, subjectId, event: 'account_locked', details: { forSeconds: lockSeconds } });
+      return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
     }
     return { ok: false, reason: 'current_password_invalid', delayMs };
   }
-  // The right password clears the failures counted so far, as a login does (a running lock stays).
-  await pool.query('update login_throttle set failures = 0 where key = $1', [`subject:${subjectId}`]);
+  // The right password gives back the failures counted so far, as a login does (a running lock stays).
+  await pool.query('update login_throttle set failures = 0 where key = $1 and not coalesce(locked_until > now(), false)', [reserved.key]);
   const identifiers = [row.codice_fiscale, row.matricola, row.username].filter((v): v is string => Boolean(v));
   const violations = checkPassword({ password: input.newPassword, confirm: input.confirmPassword, identifiers });
   if (await isRecentlyUsed(pool, hasher, subjectId, input.newPassword)) violations.push('recently_used');

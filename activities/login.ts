@@ -46,6 +46,17 @@ interface LoginRow {
 }
 
 /**
+ * Counts one more attempt on an account's counter, unless it is locked (then it only reports
+ * for how long). keySql is a query giving the counter's key.
+ */
+const reserveAttempt = (keySql: string) => `
+    insert into login_throttle (key, failures, last_failure_at) select key, 1, now() from (${keySql}) as k (key)
+    on conflict (key) do update set
+      failures = case when login_throttle.locked_until > now() then login_throttle.failures else login_throttle.failures + 1 end,
+      last_failure_at = now()
+    returning failures as attempt, greatest(coalesce(ceil(extract(epoch from (locked_until - now())))::int, 0), 0) as "lockedFor"`;
+
+/**
  * One round trip before the password is checked: the subject the username names, its hash
  * and account state, and the attempt reserved on both counters (the account's and the
  * address's). Reserving before verifying is what makes the limits hold against logins sent
@@ -67,13 +78,7 @@ const RESERVE = `
   keyed as (
     select coalesce('subject:' || (select id from subject), 'unknown:' || upper(typed.username)) as key from typed
   ),
-  attempt as (
-    insert into login_throttle (key, failures, last_failure_at) select key, 1, now() from keyed
-    on conflict (key) do update set
-      failures = case when login_throttle.locked_until > now() then login_throttle.failures else login_throttle.failures + 1 end,
-      last_failure_at = now()
-    returning failures, greatest(coalesce(ceil(extract(epoch from (locked_until - now())))::int, 0), 0) as locked_for
-  ),
+  attempt as (${reserveAttempt('select key from keyed')}),
   address as (
     insert into rate_limits (bucket, window_start, hits) values ($2, now(), 1)
     on conflict (bucket) do update set
@@ -84,7 +89,7 @@ const RESERVE = `
   select subject.id, subject.kind, subject.codice_fiscale as "codiceFiscale", subject.matricola, subject.username,
          subject.display_name as "displayName", subject.hash, subject.must_change as "mustChange",
          subject.changed_at as "passwordChangedAt", coalesce(subject.has_channel, false) as "hasSecureChannel",
-         keyed.key as "throttleKey", attempt.failures as "attempt", attempt.locked_for as "lockedFor",
+         keyed.key as "throttleKey", attempt.attempt, attempt."lockedFor",
          address.hits as "addressAttempts", address.retry_after as "addressRetryAfter"
   from keyed left join subject on true, attempt, address`;
 
@@ -107,20 +112,17 @@ const SUCCEED = `
   logged as (insert into audit_events (subject_id, event, ip, request_id, details) select subject_id, 'login', $4, $5, '{}' from opened)
   select count(*)::int as opened from opened`;
 
-/** Counts one failure and applies the policy; returns the delay to hold the answer, or the lock. */
-export async function recordFailure(db: pg.Pool, key: string, policy: ThrottlePolicy): Promise<{ delayMs: number; lockedForMs: number | null }> {
-  const { rows } = await db.query<{ failures: number }>(
-    `insert into login_throttle (key, failures, last_failure_at) values ($1, 1, now())
-     on conflict (key) do update set failures = login_throttle.failures + 1, last_failure_at = now()
-     returning failures`,
-    [key],
-  );
-  const decision = afterFailure(rows[0]!.failures, policy);
-  if (decision.lockForMs !== null) await lock(db, key, decision.lockForMs);
-  return { delayMs: decision.delayMs, lockedForMs: decision.lockForMs };
+/**
+ * For other checks of a known account's password (the current one, when changing it): the
+ * attempt is reserved before argon2 runs, as at login, so parallel guesses cannot outrun the lock.
+ */
+export async function reserveAccountAttempt(db: pg.Pool, subjectId: string): Promise<{ key: string; attempt: number; lockedFor: number }> {
+  const key = `subject:${subjectId}`;
+  const { rows } = await db.query<{ attempt: number; lockedFor: number }>(reserveAttempt('select $1::text'), [key]);
+  return { key, ...rows[0]! };
 }
 
-async function lock(db: pg.Pool, key: string, forMs: number): Promise<void> {
+export async function lock(db: pg.Pool, key: string, forMs: number): Promise<void> {
   await db.query(`update login_throttle set failures = 0, locked_until = now() + make_interval(secs => $2::double precision / 1000) where key = $1`, [key, forMs]);
 }
 

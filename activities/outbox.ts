@@ -18,8 +18,8 @@ export interface Notification {
  * Messages go out through the outbox: first recorded (sealed, under an idempotency key) in
  * the same transaction as the change they announce, then delivered. A retried activity finds
  * the row and delivers it only if it is still pending. Delivery is at least once: a crash
- * between the provider's acceptance and the commit sends again on retry (e-mails keep the
- * same Message-ID, so mail systems can drop the duplicate).
+ * between the provider's acceptance and the row marked sent sends again once the claim goes
+ * stale (e-mails keep the same Message-ID, so mail systems can drop the duplicate).
  */
 export class Outbox {
   constructor(

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import { z } from 'zod';
 import { changePassword, generatePin, profile, type AccountDeps } from '../activities/account.js';
 import { audit } from '../activities/audit.js';
@@ -24,6 +24,11 @@ const passwordChange = z.object({
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+function locked(res: Response, retryAfter: number): HttpError {
+  res.set('retry-after', String(retryAfter));
+  return new HttpError(423, 'account_locked', 'Accesso temporaneamente bloccato per troppi tentativi errati. Riprova più tardi.', { retryAfter });
+}
+
 /** P0: login, logout, profile, password change and PIN dispositivo. */
 export function accountRouter(ctx: AppContext): Router {
   const router = Router();
@@ -43,10 +48,7 @@ export function accountRouter(ctx: AppContext): Router {
         res.set('retry-after', String(result.retryAfter));
         throw new HttpError(429, 'too_many_requests', 'Troppi tentativi da questo indirizzo. Riprova più tardi.', { retryAfter: result.retryAfter });
       }
-      if (result.reason === 'account_locked') {
-        res.set('retry-after', String(result.retryAfter));
-        throw new HttpError(423, 'account_locked', 'Accesso temporaneamente bloccato per troppi tentativi errati. Riprova più tardi.', { retryAfter: result.retryAfter });
-      }
+      if (result.reason === 'account_locked') throw locked(res, result.retryAfter);
       await wait(result.delayMs);
       throw new HttpError(401, 'invalid_credentials', 'Nome utente o password non corretti.');
     }
@@ -91,8 +93,7 @@ export function accountRouter(ctx: AppContext): Router {
         throw new HttpError(422, 'current_password_invalid', 'La password attuale non è corretta.');
       case 'account_locked':
         clearSessionCookie(ctx, res);
-        res.set('retry-after', String(result.retryAfter));
-        throw new HttpError(423, 'account_locked', 'Accesso temporaneamente bloccato per troppi tentativi errati. Riprova più tardi.', { retryAfter: result.retryAfter });
+        throw locked(res, result.retryAfter);
       case 'password_policy':
         throw new HttpError(422, 'password_policy', 'La nuova password non rispetta le regole.', describeViolations(result.violations));
     }

@@ -162,6 +162,19 @@ describe('POST /api/me/password', () => {
     expect(await credentialsOf(member.id)).toEqual(before);
   });
 
+  it('checks no more than LOGIN_LOCK_AFTER current passwords sent in parallel', async () => {
+    const member = await provisionMember(stack);
+    const { client } = await loggedIn(member);
+    const before = await credentialsOf(member.id);
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => change(client, `Sbagliata#${i}`, 'Nuova#Password9')));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses.filter((s) => s === 422).length).toBeLessThan(LOCK_AFTER);
+    expect(statuses.filter((s) => s === 423).length).toBeGreaterThanOrEqual(10 - LOCK_AFTER);
+    const failed = await stack.pool.query(`select count(*)::int as n from audit_events where subject_id = $1 and event = 'login_failed'`, [member.id]);
+    expect(failed.rows[0].n).toBeLessThanOrEqual(LOCK_AFTER);
+    expect(await credentialsOf(member.id)).toEqual(before);
+  });
+
   it('the right current password clears the failures counted before it, as a successful login does', async () => {
     const member = await provisionMember(stack);
     const { client } = await loggedIn(member);
