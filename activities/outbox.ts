@@ -30,13 +30,19 @@ export class Outbox {
 
   /** Returns false when a message with this key already exists. */
   async enqueue(db: pg.Pool | pg.PoolClient, n: Notification): Promise<boolean> {
-    const message = withSignature(n.message, n.channel);
+    const { subjectLine, sealedBody } = this.seal(n);
     const inserted = await db.query(
       `insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body)
        values ($1, $2, $3, $4, $5, $6) on conflict (idempotency_key) do nothing`,
-      [n.key, n.subjectId, n.channel, n.to, message.subject, this.keyring.sealText(message.text, n.key)],
+      [n.key, n.subjectId, n.channel, n.to, subjectLine, sealedBody],
     );
     return inserted.rowCount === 1;
+  }
+
+  /** The columns of a message as the outbox stores it, for a statement that inserts the row itself. */
+  seal(n: Pick<Notification, 'key' | 'channel' | 'message'>): { subjectLine: string; sealedBody: string } {
+    const message = withSignature(n.message, n.channel);
+    return { subjectLine: message.subject, sealedBody: this.keyring.sealText(message.text, n.key) };
   }
 
   /**

@@ -1,10 +1,7 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import type pg from 'pg';
-import { audit } from './audit.js';
 import { codeHash, generateCode } from './codes.js';
-import { generateFirstAccessPassword, setPassword } from './credentials.js';
-import { transaction, type ActivityDeps } from './deps.js';
-import { endSessions } from './sessions.js';
+import { generateFirstAccessPassword } from './credentials.js';
+import type { ActivityDeps } from './deps.js';
 import { templates } from './templates.js';
 
 type Channel = 'email' | 'sms';
@@ -17,31 +14,97 @@ function runKey(suffix: string): string {
   return `${workflowId}/${runId}/${suffix}`;
 }
 
-async function usableContact(db: pg.Pool | pg.PoolClient, subjectId: string, channel: Channel, contactId: string): Promise<string> {
-  const { rows } = await db.query<{ kind: string; value: string }>('select kind, value from contacts where id = $1 and subject_id = $2', [contactId, subjectId]);
-  const contact = rows[0];
-  const fits = contact && (channel === 'sms' ? contact.kind === 'mobile' : contact.kind === 'email' || contact.kind === 'pec');
-  if (!fits) throw ApplicationFailure.nonRetryable('il contatto scelto non può ricevere questo canale', 'ContactNotUsable');
-  return contact.value;
-}
+/** The kinds of contact a channel can reach. */
+const reachable = (channel: Channel): string[] => (channel === 'sms' ? ['mobile'] : ['email', 'pec']);
+
+const contactNotUsable = () => ApplicationFailure.nonRetryable('il contatto scelto non può ricevere questo canale', 'ContactNotUsable');
+
+/**
+ * Issues a code in one statement: the one already issued under this key if there is one;
+ * otherwise the new one, its message queued and the audit row, all or nothing. Nothing is
+ * issued to a contact that is not the subject's own or cannot receive the channel.
+ */
+const ISSUE_CODE = `
+  with contact as (select value from contacts where id = $3 and subject_id = $2 and kind = any($4::text[])),
+  known as (select code_hash from one_time_codes where key = $1),
+  issued as (
+    insert into one_time_codes (key, subject_id, code_hash)
+    select $1, $2, $5 from contact where not exists (select 1 from known)
+    on conflict (key) do nothing
+    returning code_hash
+  ),
+  queued as (
+    insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body)
+    select $1, $2, $6, contact.value, $7, $8 from issued, contact
+    on conflict (idempotency_key) do nothing
+  ),
+  logged as (
+    insert into audit_events (subject_id, event, details, key)
+    select $2, 'registration_code_sent', $9::jsonb, $1 from issued
+    on conflict (key) do nothing
+  )
+  select exists (select 1 from contact) as usable, coalesce((select code_hash from known), (select code_hash from issued)) as code_hash`;
+
+/**
+ * Registers the channel in one statement, gated on queuing the new password's message under
+ * this run's key: a retry, or an attempt racing another, finds the key taken and changes
+ * nothing. The password history keeps the hash being replaced (the statement reads the
+ * credentials as they were before it).
+ */
+const REGISTER_CHANNEL = `
+  with contact as (select value from contacts where id = $3 and subject_id = $1 and kind = any($4::text[])),
+  queued as (
+    insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body)
+    select $5, $1, $2, contact.value, $6, $7 from contact
+    on conflict (idempotency_key) do nothing
+    returning id
+  ),
+  channel as (
+    insert into secure_channels (subject_id, channel, contact_id) select $1, $2, $3 from queued
+    on conflict (subject_id) do update set channel = excluded.channel, contact_id = excluded.contact_id, registered_at = now()
+  ),
+  certified as (
+    update contacts set certified = true, certified_at = coalesce(certified_at, now())
+    where id = $3 and exists (select 1 from queued)
+  ),
+  retired as (
+    insert into password_history (subject_id, hash)
+    select subject_id, hash from credentials where subject_id = $1 and exists (select 1 from queued)
+  ),
+  password as (
+    insert into credentials (subject_id, hash, changed_at, must_change) select $1, $8, now(), true from queued
+    on conflict (subject_id) do update set hash = excluded.hash, changed_at = now(), must_change = true
+  ),
+  ended as (delete from sessions where subject_id = $1 and exists (select 1 from queued) returning id),
+  logged as (
+    insert into audit_events (subject_id, event, details, key)
+    select $1, e.event, e.details, $5 || e.suffix from queued, (values
+      ('secure_channel_registered', $9::jsonb, '/channel'),
+      ('first_access_password_issued', jsonb_build_object('channel', $2::text), '/password'),
+      ('sessions_ended', jsonb_build_object('sessions', (select count(*) from ended), 'reason', 'secure_channel_registered'), '/sessions')
+    ) as e (event, details, suffix)
+    on conflict (key) do nothing
+  )
+  select exists (select 1 from contact) as usable,
+         exists (select 1 from queued) as registered,
+         exists (select 1 from outbox where idempotency_key = $5) as "registeredBefore"`;
 
 export function registrationActivities({ config, pool, secrets, outbox, hasher }: ActivityDeps) {
   return {
     /** Sends the issue-th code of this registration, once, and returns its keyed hash. */
     async sendRegistrationCode(input: { subjectId: string; channel: Channel; contactId: string; issue: number }): Promise<{ codeHash: string }> {
       const key = runKey(`code/${input.issue}`);
-      const to = await usableContact(pool, input.subjectId, input.channel, input.contactId);
-      const hash = await transaction(pool, async (client) => {
-        const known = await client.query<{ code_hash: string }>('select code_hash from one_time_codes where key = $1', [key]);
-        if (known.rows[0]) return known.rows[0].code_hash;
-        const code = generateCode();
-        const fresh = codeHash(secrets, input.subjectId, code);
-        await client.query('insert into one_time_codes (key, subject_id, code_hash) values ($1, $2, $3)', [key, input.subjectId, fresh]);
-        const minutes = Math.max(1, Math.round(config.registration.otpTtlMs / 60_000));
-        await outbox.enqueue(client, { key, subjectId: input.subjectId, channel: input.channel, to, message: templates.registrationCode(code, minutes) });
-        await audit(client, { subjectId: input.subjectId, event: 'registration_code_sent', key, details: { channel: input.channel, contactId: input.contactId } });
-        return fresh;
-      });
+      const code = generateCode();
+      const minutes = Math.max(1, Math.round(config.registration.otpTtlMs / 60_000));
+      const { subjectLine, sealedBody } = outbox.seal({ key, channel: input.channel, message: templates.registrationCode(code, minutes) });
+      const { rows } = await pool.query<{ usable: boolean; code_hash: string | null }>(ISSUE_CODE, [
+        key, input.subjectId, input.contactId, reachable(input.channel), codeHash(secrets, input.subjectId, code),
+        input.channel, subjectLine, sealedBody, { channel: input.channel, contactId: input.contactId },
+      ]);
+      const { usable, code_hash: hash } = rows[0]!;
+      if (!hash && !usable) throw contactNotUsable();
+      // Another attempt of this activity is issuing it right now: the retry will find it.
+      if (!hash) throw new Error(`codice ${key} in emissione da un altro tentativo`);
       await outbox.deliver(key);
       return { codeHash: hash };
     },
@@ -53,28 +116,14 @@ export function registrationActivities({ config, pool, secrets, outbox, hasher }
      */
     async registerSecureChannel(input: { subjectId: string; channel: Channel; contactId: string }): Promise<void> {
       const key = runKey('registered');
-      const done = await pool.query('select 1 from outbox where idempotency_key = $1', [key]);
-      if (done.rowCount) return outbox.deliver(key);
       const password = generateFirstAccessPassword();
-      const hash = await hasher.hash(password);
-      await transaction(pool, async (client) => {
-        // Checked again under the transaction: two attempts racing still register once.
-        await client.query('select pg_advisory_xact_lock(hashtext($1))', [key]);
-        if ((await client.query('select 1 from outbox where idempotency_key = $1', [key])).rowCount) return;
-        const to = await usableContact(client, input.subjectId, input.channel, input.contactId);
-        await client.query(
-          `insert into secure_channels (subject_id, channel, contact_id) values ($1, $2, $3)
-           on conflict (subject_id) do update set channel = excluded.channel, contact_id = excluded.contact_id, registered_at = now()`,
-          [input.subjectId, input.channel, input.contactId],
-        );
-        await client.query('update contacts set certified = true, certified_at = coalesce(certified_at, now()) where id = $1', [input.contactId]);
-        await setPassword(client, input.subjectId, hash, true);
-        const ended = await endSessions(client, input.subjectId);
-        await outbox.enqueue(client, { key, subjectId: input.subjectId, channel: input.channel, to, message: templates.firstAccessPassword(password) });
-        await audit(client, { subjectId: input.subjectId, event: 'secure_channel_registered', key: `${key}/channel`, details: { channel: input.channel, contactId: input.contactId } });
-        await audit(client, { subjectId: input.subjectId, event: 'first_access_password_issued', key: `${key}/password`, details: { channel: input.channel } });
-        await audit(client, { subjectId: input.subjectId, event: 'sessions_ended', key: `${key}/sessions`, details: { sessions: ended, reason: 'secure_channel_registered' } });
-      });
+      const { subjectLine, sealedBody } = outbox.seal({ key, channel: input.channel, message: templates.firstAccessPassword(password) });
+      const { rows } = await pool.query<{ usable: boolean; registered: boolean; registeredBefore: boolean }>(REGISTER_CHANNEL, [
+        input.subjectId, input.channel, input.contactId, reachable(input.channel), key,
+        subjectLine, sealedBody, await hasher.hash(password), { channel: input.channel, contactId: input.contactId },
+      ]);
+      const { usable, registered, registeredBefore } = rows[0]!;
+      if (!registered && !registeredBefore && !usable) throw contactNotUsable();
       await outbox.deliver(key);
     },
   };

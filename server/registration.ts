@@ -39,9 +39,9 @@ export function registrationRouter(ctx: AppContext): Router {
       [`otp-requests:subject:${subjectId}`, settings.otpRequestsPerHour],
       [`otp-requests:ip:${ip}`, settings.otpRequestsPerHour * 10],
     ];
-    for (const [bucket, limit] of budgets) {
-      const { hits, retryAfter } = await hit(ctx.pool, bucket, 3_600_000);
-      if (hits > limit) throw new HttpError(429, 'too_many_requests', 'Troppe richieste di codici OTP. Riprova più tardi.', { retryAfter });
+    const counts = await Promise.all(budgets.map(([bucket]) => hit(ctx.pool, bucket, 3_600_000)));
+    for (const [i, { hits, retryAfter }] of counts.entries()) {
+      if (hits > budgets[i]![1]) throw new HttpError(429, 'too_many_requests', 'Troppe richieste di codici OTP. Riprova più tardi.', { retryAfter });
     }
   };
 
@@ -55,16 +55,19 @@ export function registrationRouter(ctx: AppContext): Router {
     if (!s.requiredActions.includes('register_secure_channel')) {
       throw new HttpError(409, 'already_registered', 'Hai già registrato un canale sicuro.');
     }
-    const lockout = await peek(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs);
+    const [lockout, subject, contacts] = await Promise.all([
+      peek(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs),
+      findSubject(ctx.pool, s.subjectId),
+      listContacts(ctx.pool, s.subjectId),
+    ]);
     if (lockout.hits > 0) {
       throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: lockout.retryAfter });
     }
-    const subject = await findSubject(ctx.pool, s.subjectId);
     const input: RegistrationInput = {
       subjectId: s.subjectId,
       codiceFiscale: subject?.codiceFiscale ?? null,
       // The workflow sees ids and masked values only: never a whole address or number.
-      contacts: (await listContacts(ctx.pool, s.subjectId)).map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value) })),
+      contacts: contacts.map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value) })),
       settings: { otpTtlMs: settings.otpTtlMs, otpMaxAttempts: settings.otpMaxAttempts, idleMs: settings.idleMs },
     };
     res.status(201).json({ view: await registration.start(req, input) });

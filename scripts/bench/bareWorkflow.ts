@@ -1,11 +1,10 @@
-import { allHandlersFinished, condition, defineQuery, defineUpdate, proxyActivities, setHandler } from '@temporalio/workflow';
+import { allHandlersFinished, condition, defineUpdate, proxyLocalActivities, setHandler } from '@temporalio/workflow';
 
 /*
  * The registration bench's baselines, run by their own worker on their own task queue.
- * Exports are workflows only: the update and query are defined here and named by the client.
+ * Exports are workflows only: the update is defined here and named by the client.
  */
 const step = defineUpdate<unknown, [unknown]>('step');
-const view = defineQuery<{ steps: number }>('view');
 
 /**
  * The baseline: a workflow with no logic at all. Its 'step' Update returns its argument; after
@@ -23,16 +22,15 @@ export async function bareWorkflow(updates = 3): Promise<{ updates: number }> {
   return { updates: seen };
 }
 
-const { noop } = proxyActivities<{ noop(arg: unknown): Promise<unknown> }>({ startToCloseTimeout: '30s' });
+const { noop } = proxyLocalActivities<{ noop(arg: unknown): Promise<unknown> }>({ startToCloseTimeout: '30s' });
 
 /**
  * A reference, not the baseline: the Temporal shape of varco's registration with nothing
- * inside it. Started, then queried for its view, then `updates` Updates that each wait for
- * an activity that does nothing, as varco's channel and code steps each run one.
+ * inside it. Started, then `updates` Updates that each wait for a local activity that does
+ * nothing, as varco's channel and code steps each run one.
  */
 export async function skeletonWorkflow(updates = 2): Promise<{ updates: number }> {
   let seen = 0;
-  setHandler(view, () => ({ steps: seen }));
   setHandler(step, async (arg: unknown) => {
     const answer = await noop(arg);
     seen++;
