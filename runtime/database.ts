@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
@@ -10,7 +11,17 @@ export interface Database {
   stop(): Promise<void>;
 }
 
-const LOCAL_SERVER = 'postgres://postgres@127.0.0.1:5432';
+/**
+ * The machine's own Postgres: through its Unix socket when it answers there (half the round
+ * trip of loopback TCP, and less CPU on both ends), else on 127.0.0.1:5432.
+ */
+const LOCAL_SERVERS = [`postgres://postgres@${encodeURIComponent('/var/run/postgresql')}`, 'postgres://postgres@127.0.0.1:5432'];
+
+/** The first local server URL that answers, if any. */
+async function localServer(): Promise<string | undefined> {
+  for (const url of LOCAL_SERVERS) if (await answers(`${url}/postgres`)) return url;
+  return undefined;
+}
 
 /** Returns whether a Postgres server answers at url within a second. */
 export async function answers(url: string): Promise<boolean> {
@@ -46,8 +57,9 @@ export async function ensureDatabase(serverUrl: string, name: string): Promise<s
  */
 export async function openDatabase(config: Config, logger: Logger): Promise<Database> {
   if (config.databaseUrl) return { url: config.databaseUrl, origin: 'DATABASE_URL', stop: async () => undefined };
-  if (await answers(`${LOCAL_SERVER}/postgres`)) {
-    const url = await ensureDatabase(LOCAL_SERVER, 'varco');
+  const server = await localServer();
+  if (server) {
+    const url = await ensureDatabase(server, 'varco');
     return { url, origin: 'local server', stop: async () => undefined };
   }
   logger.info('nessun Postgres locale: avvio di PGlite incorporato');
@@ -63,7 +75,7 @@ export async function startEmbedded(dir: string, port = 0): Promise<Database> {
   await server.start();
   const address = server.getServerConn();
   return {
-    url: `postgres://postgres@${address}/postgres?sslmode=disable`,
+    url: `postgres://postgres@${address}/postgres?sslmode=disable&application_name=${EMBEDDED_APPLICATION}`,
     origin: 'embedded',
     stop: async () => {
       await server.stop();
@@ -89,14 +101,15 @@ export async function freePort(): Promise<number> {
  * dropped by stop(), or PGlite in dir when no server answers.
  */
 export async function scratchDatabase(prefix: string, dir: string): Promise<Database> {
-  if (!(await answers(`${LOCAL_SERVER}/postgres`))) return startEmbedded(path.join(dir, 'pglite'));
+  const server = await localServer();
+  if (!server) return startEmbedded(path.join(dir, 'pglite'));
   const name = `${prefix}_${process.pid}_${Date.now()}`;
-  const url = await ensureDatabase(LOCAL_SERVER, name);
+  const url = await ensureDatabase(server, name);
   return {
     url,
     origin: 'local server',
     stop: async () => {
-      const admin = new pg.Client({ connectionString: `${LOCAL_SERVER}/postgres` });
+      const admin = new pg.Client({ connectionString: `${server}/postgres` });
       await admin.connect();
       try {
         await admin.query(`drop database if exists "${name}" with (force)`);
@@ -107,8 +120,35 @@ export async function scratchDatabase(prefix: string, dir: string): Promise<Data
   };
 }
 
+/**
+ * Marks the embedded server's URLs: PGlite serves every connection from one session, where a
+ * statement prepared by one connection already exists for the next.
+ */
+const EMBEDDED_APPLICATION = 'varco-pglite';
+
+const statementNames = new Map<string, string>();
+const statementName = (text: string): string => {
+  let name = statementNames.get(text);
+  if (!name) statementNames.set(text, (name = `varco_${createHash('sha256').update(text).digest('base64url').slice(0, 24)}`));
+  return name;
+};
+
+/**
+ * A client that has the server keep the plan of every parameterized statement (the SQL is
+ * static: one prepared statement per text and connection). Planning the login's and the
+ * registration's CTEs took more server time than running them.
+ */
+class PreparingClient extends pg.Client {
+  override query(...args: any[]): any {
+    const [text, values] = args;
+    if (typeof text === 'string' && Array.isArray(values)) args.splice(0, 2, { name: statementName(text), text, values });
+    return (super.query as (...a: unknown[]) => unknown).apply(this, args);
+  }
+}
+
 export function createPool(url: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max });
+  const embedded = new URL(url).searchParams.get('application_name') === EMBEDDED_APPLICATION;
+  const pool = new pg.Pool({ connectionString: url, max, Client: embedded ? pg.Client : PreparingClient });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   return pool;

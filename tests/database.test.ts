@@ -36,15 +36,34 @@ describe('choosing the database', () => {
       await db.stop();
     }
     db = await startEmbedded(dir);
-    pool = createPool(db.url, 1);
+    // Several connections share PGlite's one session: the same statements from each must not collide.
+    pool = createPool(db.url, 3);
     try {
       expect(await migrate(pool)).toEqual([]);
-      expect(await findSubject(pool, id)).toMatchObject({ codiceFiscale, displayName: 'Ada Lovelace' });
+      for (let round = 0; round < 2; round++) {
+        const found = await Promise.all([1, 2, 3].map(() => findSubject(pool, id)));
+        for (const subject of found) expect(subject).toMatchObject({ codiceFiscale, displayName: 'Ada Lovelace' });
+      }
     } finally {
       await pool.end();
       await db.stop();
     }
   }, 60_000);
+});
+
+describe('statements', () => {
+  it('are prepared once per connection on a Postgres server, so the server plans each only once', async () => {
+    const url = inject('databaseUrl');
+    const pool = createPool(url, 1);
+    try {
+      for (let i = 0; i < 3; i++) expect((await pool.query<{ n: number }>('select $1::int + 1 as n', [i])).rows).toEqual([{ n: i + 1 }]);
+      const { rows } = await pool.query<{ statement: string }>(`select statement from pg_prepared_statements where name like 'varco\\_%'`);
+      // PGlite (the fallback when no server runs) shares one session between connections: nothing is prepared there.
+      expect(rows.map((r) => r.statement)).toEqual(url.includes('varco-pglite') ? [] : ['select $1::int + 1 as n']);
+    } finally {
+      await pool.end();
+    }
+  });
 });
 
 describe('the audit log', () => {
