@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../runtime/config.js';
+import { loadConfig, type Env } from '../../runtime/config.js';
 import { freePort, scratchDatabase, type Database } from '../../runtime/database.js';
 import { createLogger } from '../../runtime/logger.js';
 import { startStack, type Stack } from '../../runtime/stack.js';
@@ -46,7 +46,7 @@ function findTemporalServer(address: string): number[] {
  * on free ports, a fresh database, and varco's stack (API, worker bundling workflows/, mail and
  * SMS captures). Whatever was started is stopped again if a later part fails.
  */
-export async function startBenchEnv(): Promise<BenchEnv> {
+export async function startBenchEnv(settings: Partial<Record<keyof Env, string>> = {}): Promise<BenchEnv> {
   const cleanups: { what: string; run: () => Promise<void> }[] = [];
   let stopping: Promise<void> | undefined;
   // Every caller (the normal end, an error, a signal) waits for the one same cleanup.
@@ -86,6 +86,7 @@ export async function startBenchEnv(): Promise<BenchEnv> {
       LOG_LEVEL: 'warn',
       LOGIN_IP_MAX_FAILURES: '1000000',
       OTP_REQUESTS_PER_HOUR: '1000000',
+      ...settings,
       // the bench's own Temporal server and database, whatever the shell says
       TEMPORAL_ADDRESS: undefined,
       DATABASE_URL: undefined,
