@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type pg from 'pg';
 import { PasswordHasher } from '../../activities/credentials.js';
 import type { BenchEnv } from './env.js';
-import { REQUEST_TIMEOUT_MS } from './http.js';
+import { postJson } from './http.js';
 import { MEMBER_PASSWORD, provisionMembers, type BenchMember } from './subjects.js';
 import { attributedMs, fmt, foreignCores, interleaved, mean, noiseWarning, percentile, runConcurrent, table, verdict, type CpuSample, type Run } from './stats.js';
 
@@ -32,29 +32,6 @@ function queryMeter(pool: pg.Pool) {
     read: () => ({ count, ms }),
     restore: () => void ((pool as { query: unknown }).query = original),
   };
-}
-
-/**
- * The load generator shares the two cores with the service, so it is node:http with
- * keep-alive, the lightest client at hand: what it spends is not varco's.
- */
-function postJson(agent: http.Agent, url: string, payload: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const body = JSON.stringify(payload);
-    const req = http.request(
-      url,
-      { method: 'POST', agent, timeout: REQUEST_TIMEOUT_MS, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** The floor under any login over HTTP: the same request to a node:http server that only answers. */
