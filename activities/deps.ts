@@ -16,15 +16,18 @@ export interface ActivityDeps {
 /** Runs fn in one transaction. */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let result: T;
   try {
     await client.query('begin');
-    const result = await fn(client);
+    result = await fn(client);
     await client.query('commit');
-    return result;
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
+    // Not back to the pool: the connection may hold a statement prepared against a schema
+    // another instance has since migrated ("cached plan must not change result type").
+    client.release(true);
     throw error;
-  } finally {
-    client.release();
   }
+  client.release();
+  return result;
 }

@@ -72,17 +72,19 @@ async function start() {
   });
   const mobileId = contacts.find((c) => c.kind === 'mobile')!.id;
   const step = (event: Record<string, unknown>) => handle.executeUpdate('step', { args: [event] });
-  const sentCode = async (nth: number) => {
-    await stack.captures!.waitFor(member.mobile, () => stack.captures!.list(member.mobile).length >= nth);
-    const messages = stack.captures!.list(member.mobile);
-    return codeHash(stack.secrets, member.id, /\b(\d{6})\b/.exec(messages[messages.length - nth]!.text)![1]!);
+  /** The hash of the code in the count-th message sent to the member. */
+  const sentCode = async (count: number) => {
+    await stack.captures!.waitFor(member.mobile, () => stack.captures!.list(member.mobile).length >= count);
+    const newestFirst = stack.captures!.list(member.mobile);
+    return codeHash(stack.secrets, member.id, /\b(\d{6})\b/.exec(newestFirst[newestFirst.length - count]!.text)![1]!);
   };
   return { handle, mobileId, step, sentCode };
 }
 
 async function until(handle: WorkflowHandle, state: string): Promise<void> {
-  for (;;) {
-    if ((await handle.query<ProcessView>('view')).state === state) return;
+  const deadline = Date.now() + 30_000;
+  while ((await handle.query<ProcessView>('view')).state !== state) {
+    if (Date.now() > deadline) throw new Error(`${handle.workflowId} never reached ${state}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -96,7 +98,7 @@ const ways: Record<string, () => Promise<WorkflowHandle>> = {
     await step({ type: 'code.regenerate' });
     await until(handle, 'codeExpired');
     await step({ type: 'code.regenerate' });
-    await step({ type: 'code.submit', codeHash: await sentCode(1) });
+    await step({ type: 'code.submit', codeHash: await sentCode(2) });
     return handle;
   },
   async lockedOut() {

@@ -64,6 +64,24 @@ describe('statements', () => {
       await pool.end();
     }
   });
+
+  it('drops a connection whose transaction failed: a statement prepared before a migration elsewhere fails once, not forever', async () => {
+    const url = inject('databaseUrl');
+    const pool = createPool(url, 1);
+    const table = `prepared_${Date.now()}`;
+    try {
+      await pool.query(`create table ${table} (a int)`);
+      const read = () => transaction(pool, (client) => client.query(`select * from ${table} where a = $1`, [1]));
+      await read();
+      // What another instance's migration does to this one's prepared statement.
+      await pool.query(`alter table ${table} add column b int`);
+      if (!url.includes('varco-pglite')) await expect(read()).rejects.toThrow(/cached plan must not change result type/);
+      await expect(read()).resolves.toMatchObject({ rowCount: 0 });
+    } finally {
+      await pool.query(`drop table if exists ${table}`);
+      await pool.end();
+    }
+  });
 });
 
 describe('the audit log', () => {

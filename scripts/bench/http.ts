@@ -65,7 +65,12 @@ export class Browser {
       if (/max-age=0|expires=thu, 01 jan 1970/i.test(line) || eq === pair.length - 1) this.cookies.delete(pair.slice(0, eq));
       else this.cookies.set(pair.slice(0, eq), pair.slice(eq + 1));
     }
-    const body = res.body ? JSON.parse(res.body) : undefined;
+    let body: any = res.body;
+    try {
+      body = res.body ? JSON.parse(res.body) : undefined;
+    } catch {
+      // not JSON (a proxy's error page, say): expectStatus shows it as it came
+    }
     if (body?.csrfToken) this.csrfToken = body.csrfToken;
     return { status: res.status, body };
   }
