@@ -147,7 +147,7 @@ class PreparingClient extends pg.Client {
 }
 
 export function createPool(url: string, max = 10): pg.Pool {
-  const embedded = /[?&]application_name=varco-pglite(&|$)/.test(url);
+  const embedded = new RegExp(`[?&]application_name=${EMBEDDED_APPLICATION}(&|$)`).test(url);
   const pool = new pg.Pool({ connectionString: url, max, Client: embedded ? pg.Client : PreparingClient });
   // An idle client losing its server must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

@@ -10,9 +10,9 @@ import {
 } from '@temporalio/workflow';
 import { createActor, fromPromise, type AnyMachineSnapshot, type AnyStateMachine, type EventFromLogic, type InputFrom } from 'xstate';
 import { accepts as takes, publicView, stateName, type Outcome, type ProcessDefinition, type ProcessView, type StepEvent } from '../machines/process.js';
+import { CodiceFiscale, ProcessState } from './searchAttributes.js';
 
 export type { ProcessView, StepEvent };
-import { CodiceFiscale, ProcessState } from './searchAttributes.js';
 
 export interface StepResult {
   outcome: Outcome;
