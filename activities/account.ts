@@ -99,13 +99,14 @@ export async function generatePin({ pool, hasher, outbox }: AccountDeps, subject
        on conflict (subject_id) do update set hash = excluded.hash, created_at = now()`,
       [subjectId, hash],
     );
-    await outbox.enqueue(client, { key, subjectId, channel: channel.channel, to: channel.value, message: templates.pin(pin) });
+    // Not relayed later: a failed delivery is answered 502 and the user asks for a new PIN.
+    await outbox.enqueue(client, { key, subjectId, channel: channel.channel, to: channel.value, message: templates.pin(pin), redeliver: false });
     await audit(client, { ...request, subjectId, event: 'pin_generated', details: { channel: channel.channel } });
   });
   try {
     await outbox.deliver(key);
   } catch {
-    // The new PIN never reached the subject: the user asks again (the message stays recorded, unsent).
+    // The new PIN never reached the subject: the user asks again (the message stays recorded, never sent).
     return { ok: false, reason: 'delivery_failed' };
   }
   return { ok: true, channel: channel.channel, masked: maskContact(channel.kind, channel.value) };

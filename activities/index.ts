@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import { outboxRelayActivities } from './outboxRelay.js';
 import { passwordExpiryActivities } from './passwordExpiry.js';
 import { registrationActivities } from './registration.js';
 
@@ -7,5 +8,6 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...registrationActivities(deps),
     ...passwordExpiryActivities(deps),
+    ...outboxRelayActivities(deps),
   };
 }

@@ -12,6 +12,8 @@ export interface Notification {
   channel: Channel;
   to: string;
   message: Message;
+  /** false when the user is told a failed delivery and asks again: the relay leaves it */
+  redeliver?: boolean;
 }
 
 /**
@@ -32,9 +34,9 @@ export class Outbox {
   async enqueue(db: pg.Pool | pg.PoolClient, n: Notification): Promise<boolean> {
     const { subjectLine, sealedBody } = this.seal(n);
     const inserted = await db.query(
-      `insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body)
-       values ($1, $2, $3, $4, $5, $6) on conflict (idempotency_key) do nothing`,
-      [n.key, n.subjectId, n.channel, n.to, subjectLine, sealedBody],
+      `insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body, redeliver)
+       values ($1, $2, $3, $4, $5, $6, $7) on conflict (idempotency_key) do nothing`,
+      [n.key, n.subjectId, n.channel, n.to, subjectLine, sealedBody, n.redeliver ?? true],
     );
     return inserted.rowCount === 1;
   }
@@ -43,6 +45,22 @@ export class Outbox {
   seal(n: Pick<Notification, 'key' | 'channel' | 'message'>): { subjectLine: string; sealedBody: string } {
     const message = withSignature(n.message, n.channel);
     return { subjectLine: message.subject, sealedBody: this.keyring.sealText(message.text, n.key) };
+  }
+
+  /**
+   * Keys of the messages the relay should deliver again: not sent, older than graceMs (the
+   * attempt that recorded one is still delivering it), and not claimed by a live attempt.
+   */
+  async undelivered(graceMs: number, limit = 500): Promise<string[]> {
+    const { rows } = await this.pool.query<{ idempotency_key: string }>(
+      `select idempotency_key from outbox
+       where status <> 'sent' and redeliver
+         and created_at <= now() - make_interval(secs => $1::double precision / 1000)
+         and (status = 'pending' or claimed_at < now() - interval '1 minute')
+       order by id limit $2`,
+      [graceMs, limit],
+    );
+    return rows.map((r) => r.idempotency_key);
   }
 
   /**

@@ -34,8 +34,9 @@ const ISSUE_CODE = `
     returning code_hash
   ),
   queued as (
-    insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body)
-    select $1, $2, $6, contact.value, $7, $8 from issued, contact
+    -- not relayed later: a failed delivery is answered delivery_failed, and the user asks for a new code
+    insert into outbox (idempotency_key, subject_id, channel, recipient, subject_line, sealed_body, redeliver)
+    select $1, $2, $6, contact.value, $7, $8, false from issued, contact
     on conflict (idempotency_key) do nothing
   ),
   logged as (
@@ -126,7 +127,11 @@ export function registrationActivities({ config, pool, secrets, outbox, hasher }
       // Not registered by this attempt: an earlier or racing one did it (its message is queued), or the contact cannot take it.
       const queued = async () => ((await pool.query('select 1 from outbox where idempotency_key = $1', [key])).rowCount ?? 0) > 0;
       if (!registered && !usable && !(await queued())) throw contactNotUsable();
-      await outbox.deliver(key);
+      // Registered for good: a provider that fails now only delays the password, which the
+      // outbox relay delivers once the provider takes it. The user is told it is on its way.
+      await outbox.deliver(key).catch((error: unknown) =>
+        Context.current().log.warn('password di primo accesso non consegnata: la consegna riprova', { key, error: (error as Error)?.name }),
+      );
     },
   };
 }

@@ -1,18 +1,34 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from './config.js';
 
-/** The daily password-expiry reminders; creating it again on every start is a no-op. */
-export async function ensureSchedules(client: Client, config: Config): Promise<string> {
-  const scheduleId = `password-expiry-reminders-${config.temporal.taskQueue}`;
-  try {
-    await client.schedule.create({
-      scheduleId,
+/** A message this fresh is still being delivered by the attempt that recorded it. */
+const RELAY_GRACE_MS = 60_000;
+
+/**
+ * The daily password-expiry reminders and the outbox relay, every minute; creating them again
+ * on every start is a no-op.
+ */
+export async function ensureSchedules(client: Client, config: Config): Promise<void> {
+  const { taskQueue } = config.temporal;
+  const schedules: ScheduleOptions[] = [
+    {
+      scheduleId: `password-expiry-reminders-${taskQueue}`,
       spec: { calendars: [{ hour: 7, minute: 0 }], timezone: 'Europe/Rome' },
-      action: { type: 'startWorkflow', workflowType: 'passwordExpiryReminders', taskQueue: config.temporal.taskQueue, workflowId: scheduleId },
+      action: { type: 'startWorkflow', workflowType: 'passwordExpiryReminders', taskQueue, workflowId: `password-expiry-reminders-${taskQueue}` },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
-    });
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    },
+    {
+      scheduleId: `outbox-relay-${taskQueue}`,
+      spec: { intervals: [{ every: '1 minute' }] },
+      action: { type: 'startWorkflow', workflowType: 'outboxRelay', taskQueue, workflowId: `outbox-relay-${taskQueue}`, args: [{ graceMs: RELAY_GRACE_MS }] },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+    },
+  ];
+  for (const schedule of schedules) {
+    try {
+      await client.schedule.create(schedule);
+    } catch (error) {
+      if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    }
   }
-  return scheduleId;
 }

@@ -33,6 +33,8 @@ export interface Stack {
   pool: pg.Pool;
   secrets: Secrets;
   client: Client;
+  /** the messages the API and the worker send */
+  outbox: Outbox;
   captures?: Captures;
   captureServers?: CaptureServers;
   worker?: SupervisedWorker;
@@ -95,6 +97,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     pool,
     secrets,
     client,
+    outbox,
     captures,
     captureServers: servers,
     worker,

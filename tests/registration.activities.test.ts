@@ -4,24 +4,17 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PasswordHasher } from '../activities/credentials.js';
-import { Outbox } from '../activities/outbox.js';
+import type { Outbox } from '../activities/outbox.js';
 import { registrationActivities } from '../activities/registration.js';
-import { createTransports, type Transports } from '../runtime/transports.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
 
 let stack: TestStack;
-let transports: Transports;
 let activities: ReturnType<typeof registrationActivities>;
 let outbox: Outbox;
 beforeAll(async () => {
   stack = await startTestStack({}, { worker: false });
-  const servers = stack.captureServers!;
-  transports = createTransports(stack.config, {
-    smtpUrl: servers.smtpUrl,
-    twilio: { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
-  });
-  outbox = new Outbox(stack.pool, stack.secrets.keyring, transports);
+  outbox = stack.outbox;
   activities = registrationActivities({
     config: stack.config,
     pool: stack.pool,
@@ -31,7 +24,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  transports?.close();
   await stack?.stop();
 });
 

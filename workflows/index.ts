@@ -1,2 +1,3 @@
 export { registration } from './registration.js';
 export { passwordExpiryReminders } from './passwordExpiryReminders.js';
+export { outboxRelay } from './outboxRelay.js';

@@ -16,7 +16,10 @@ export interface TestStack extends Stack {
  * One varco per test file, on the run's Temporal server and database: its own task queue,
  * API port, data folder and captures, with the configuration the file asks for.
  */
-export async function startTestStack(env: Partial<Record<keyof Env, string>> = {}, options: { worker?: boolean } = {}): Promise<TestStack> {
+export async function startTestStack(
+  env: Partial<Record<keyof Env, string>> = {},
+  options: { worker?: boolean; /** a database of the file's own, instead of the run's shared one */ databaseUrl?: string } = {},
+): Promise<TestStack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-stack-'));
   const config = loadConfig({
     VARCO_ENV: 'test',
@@ -32,7 +35,7 @@ export async function startTestStack(env: Partial<Record<keyof Env, string>> = {
     config,
     logger,
     temporalAddress: inject('temporalAddress'),
-    databaseUrl: inject('databaseUrl'),
+    databaseUrl: options.databaseUrl ?? inject('databaseUrl'),
     workflowBundlePath: inject('workflowBundlePath'),
     worker: options.worker,
   });

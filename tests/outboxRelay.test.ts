@@ -1,0 +1,93 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scratchDatabase, type Database } from '../runtime/database.js';
+import { Browser } from './support/http.js';
+import { startTestStack, type TestStack } from './support/stack.js';
+import { provisionMember, randomMobile } from './support/subjects.js';
+
+// A database of this file's own: the relay delivers every undelivered message it finds, and
+// the other files' messages must reach their own captures.
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-relay-'));
+let database: Database;
+let stack: TestStack;
+beforeAll(async () => {
+  database = await scratchDatabase('varco_relay', dir);
+  stack = await startTestStack({}, { databaseUrl: database.url });
+});
+afterAll(async () => {
+  await stack?.stop();
+  await database?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A number Twilio's API refuses: what a provider's outage looks like from varco. */
+const REFUSED = '+39-non-valido';
+
+const relay = (graceMs = 0) =>
+  stack.client.workflow.execute('outboxRelay', { taskQueue: stack.config.temporal.taskQueue, workflowId: `relay-${randomUUID()}`, args: [{ graceMs }] });
+
+async function status(key: string): Promise<string> {
+  return (await stack.pool.query<{ status: string }>('select status from outbox where idempotency_key = $1', [key])).rows[0]!.status;
+}
+
+/** The provider takes messages again: here, the refused number is replaced by one it takes. */
+const recover = (key: string, to: string) => stack.pool.query('update outbox set recipient = $2 where idempotency_key = $1', [key, to]);
+
+describe('the outbox relay', () => {
+  it('is scheduled every minute', async () => {
+    const description = await stack.client.schedule.getHandle(`outbox-relay-${stack.config.temporal.taskQueue}`).describe();
+    expect(description.spec.intervals).toMatchObject([{ every: 60_000 }]);
+    expect(description.action).toMatchObject({ type: 'startWorkflow', workflowType: 'outboxRelay' });
+  });
+
+  it('delivers once what an attempt could not, leaves what the user was told failed, and waits out the grace period', async () => {
+    const owed = { key: `relay-test/${randomUUID()}`, to: randomMobile() };
+    const toldFailed = { key: `relay-test/${randomUUID()}`, to: randomMobile() };
+    for (const m of [owed, toldFailed]) {
+      await stack.outbox.enqueue(stack.pool, { key: m.key, subjectId: null, channel: 'sms', to: REFUSED, message: { subject: 'x', text: m.key }, redeliver: m === owed });
+      await expect(stack.outbox.deliver(m.key)).rejects.toThrow();
+      await recover(m.key, m.to);
+    }
+
+    expect(await relay(3_600_000)).toEqual({ delivered: 0, failed: 0 });
+    expect(await status(owed.key)).toBe('pending');
+
+    expect(await relay()).toEqual({ delivered: 1, failed: 0 });
+    expect(await relay()).toEqual({ delivered: 0, failed: 0 });
+    expect(stack.captures!.list(owed.to).map((m) => m.text)).toEqual([owed.key]);
+    expect(await status(owed.key)).toBe('sent');
+    expect(stack.captures!.list(toldFailed.to)).toEqual([]);
+    expect(await status(toldFailed.key)).toBe('pending');
+  });
+
+  it('lets a registration answer registered when the password cannot go out yet, and delivers the password later', async () => {
+    const member = await provisionMember(stack);
+    const browser = new Browser(stack.url);
+    expect((await browser.post('/api/session', { username: member.codiceFiscale, password: member.password })).status).toBe(200);
+    const started = await browser.post('/api/registration');
+    const mobile = started.body.view.contacts.find((c: { kind: string }) => c.kind === 'mobile');
+    expect((await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id })).status).toBe(200);
+    const code = /\b(\d{6})\b/.exec((await stack.captures!.waitFor(member.mobile)).text)![1]!;
+
+    // The provider refuses from now on.
+    await stack.pool.query('update contacts set value = $2 where id = $1', [mobile.id, REFUSED]);
+    const registered = await browser.post('/api/registration/otp', { code });
+    expect(registered.status).toBe(200);
+    expect(registered.body).toMatchObject({ outcome: 'registered', view: { state: 'registered' } });
+    const { rows } = await stack.pool.query<{ idempotency_key: string; status: string }>(
+      `select idempotency_key, status from outbox where subject_id = $1 and idempotency_key like '%/registered'`,
+      [member.id],
+    );
+    expect(rows).toEqual([{ idempotency_key: expect.any(String), status: 'pending' }]);
+
+    await recover(rows[0]!.idempotency_key, member.mobile);
+    expect(await relay()).toMatchObject({ delivered: 1 });
+    const password = /Password di primo accesso: (\S+)/.exec((await stack.captures!.waitFor(member.mobile, (m) => m.text.includes('primo accesso'))).text)![1]!;
+    const again = await new Browser(stack.url).post('/api/session', { username: member.codiceFiscale, password });
+    expect(again.status).toBe(200);
+    expect(again.body.requiredActions).toEqual(['change_password']);
+  });
+});
