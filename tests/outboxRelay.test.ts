@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scratchDatabase, type Database } from '../runtime/database.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
+import { smsCodeSent } from './support/registration.js';
 import { provisionMember, randomMobile } from './support/subjects.js';
 
 // A database of this file's own: the relay delivers every undelivered message it finds, and
@@ -65,15 +66,10 @@ describe('the outbox relay', () => {
 
   it('lets a registration answer registered when the password cannot go out yet, and delivers the password later', async () => {
     const member = await provisionMember(stack);
-    const browser = new Browser(stack.url);
-    expect((await browser.post('/api/session', { username: member.codiceFiscale, password: member.password })).status).toBe(200);
-    const started = await browser.post('/api/registration');
-    const mobile = started.body.view.contacts.find((c: { kind: string }) => c.kind === 'mobile');
-    expect((await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id })).status).toBe(200);
-    const code = /\b(\d{6})\b/.exec((await stack.captures!.waitFor(member.mobile)).text)![1]!;
+    const { browser, mobileId, code } = await smsCodeSent(stack, member);
 
     // The provider refuses from now on.
-    await stack.pool.query('update contacts set value = $2 where id = $1', [mobile.id, REFUSED]);
+    await stack.pool.query('update contacts set value = $2 where id = $1', [mobileId, REFUSED]);
     const registered = await browser.post('/api/registration/otp', { code });
     expect(registered.status).toBe(200);
     expect(registered.body).toMatchObject({ outcome: 'registered', view: { state: 'registered' } });

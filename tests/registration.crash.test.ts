@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../runtime/temporal.js';
-import { Browser } from './support/http.js';
+import { codeIn, smsCodeSent } from './support/registration.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember } from './support/subjects.js';
 
@@ -45,18 +45,11 @@ async function startWorker(): Promise<{ child: ChildProcess; exited: Promise<unk
   return { child, exited };
 }
 
-const codeIn = (text: string) => /\b(\d{6})\b/.exec(text)?.[1];
-
 describe('a worker killed while a code is outstanding', () => {
   it('loses nothing: a new worker finishes the registration, and exactly one code and one password were sent', async () => {
     const first = await startWorker();
     const member = await provisionMember(stack);
-    const browser = new Browser(stack.url);
-    expect((await browser.post('/api/session', { username: member.matricola, password: member.password })).status).toBe(200);
-    const started = await browser.post('/api/registration');
-    const mobile = started.body.view.contacts.find((c: { kind: string }) => c.kind === 'mobile');
-    expect((await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id })).status).toBe(200);
-    const code = codeIn((await stack.captures!.waitFor(member.mobile, (m) => codeIn(m.text) !== undefined)).text)!;
+    const { browser, code } = await smsCodeSent(stack, member);
 
     first.child.kill('SIGKILL');
     await first.exited;

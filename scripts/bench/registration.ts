@@ -126,33 +126,22 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
       if ((answer as { contactId?: string }).contactId !== sent.contactId) throw new Error('baseline update: wrong answer');
     };
 
-    const bareFlow = async (): Promise<Flow> => {
-      const workflowId = `bench-bare-${bareQueue}-${flowCounter++}`;
+    /** Starts a workflow of the baselines' worker and times its start and each of its Updates. */
+    const timedFlow = (workflowType: string, updates: number, stepName: (u: number) => string) => async (): Promise<Flow> => {
+      const workflowId = `bench-${workflowType}-${bareQueue}-${flowCounter++}`;
       const steps: Steps = {};
       let t = performance.now();
-      const handle = await stack.client.workflow.start('bareWorkflow', { taskQueue: bareQueue, workflowId, args: [BARE_UPDATES] });
+      const handle = await stack.client.workflow.start(workflowType, { taskQueue: bareQueue, workflowId, args: [updates] });
       steps.start = performance.now() - t;
-      for (let u = 1; u <= BARE_UPDATES; u++) {
+      for (let u = 1; u <= updates; u++) {
         t = performance.now();
         await update(handle);
-        steps[`update ${u}`] = performance.now() - t;
+        steps[stepName(u)] = performance.now() - t;
       }
       return { steps, workflowId };
     };
-
-    const skeletonFlow = async (): Promise<Flow> => {
-      const workflowId = `bench-skeleton-${bareQueue}-${flowCounter++}`;
-      const steps: Steps = {};
-      let t = performance.now();
-      const handle = await stack.client.workflow.start('skeletonWorkflow', { taskQueue: bareQueue, workflowId, args: [SKELETON_UPDATES] });
-      steps.start = performance.now() - t;
-      for (let u = 1; u <= SKELETON_UPDATES; u++) {
-        t = performance.now();
-        await update(handle);
-        steps[`update ${u} (local activity)`] = performance.now() - t;
-      }
-      return { steps, workflowId };
-    };
+    const bareFlow = timedFlow('bareWorkflow', BARE_UPDATES, (u) => `update ${u}`);
+    const skeletonFlow = timedFlow('skeletonWorkflow', SKELETON_UPDATES, (u) => `update ${u} (local activity)`);
 
     // Warm up: the workers' first workflow tasks create their sandboxes and JIT the machine;
     // a couple of flows alone first, so the first concurrent ones do not meet a cold worker.

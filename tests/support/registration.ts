@@ -1,0 +1,17 @@
+import { expect } from 'vitest';
+import { Browser } from './http.js';
+import type { TestStack } from './stack.js';
+import type { TestMember } from './subjects.js';
+
+export const codeIn = (text: string) => /\b(\d{6})\b/.exec(text)?.[1];
+
+/** A member logs in, starts registration and chooses SMS: the browser, the mobile's contact id and the code that arrived. */
+export async function smsCodeSent(stack: TestStack, member: TestMember): Promise<{ browser: Browser; mobileId: string; code: string }> {
+  const browser = new Browser(stack.url);
+  expect((await browser.post('/api/session', { username: member.matricola, password: member.password })).status).toBe(200);
+  const started = await browser.post('/api/registration');
+  const mobile = started.body.view.contacts.find((c: { kind: string }) => c.kind === 'mobile');
+  expect((await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id })).status).toBe(200);
+  const code = codeIn((await stack.captures!.waitFor(member.mobile, (m) => codeIn(m.text) !== undefined)).text)!;
+  return { browser, mobileId: mobile.id, code };
+}
