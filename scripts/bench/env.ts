@@ -10,6 +10,14 @@ import { withTimeout, type Attributed } from './stats.js';
 
 export const CLEANUP_TIMEOUT_MS = 15_000;
 
+/**
+ * A bench's ratios per concurrency: varco's, and the floor's (the least any implementation of
+ * the same rules does, measured the same way in the same run).
+ */
+export interface BenchResult {
+  ratios: { concurrency: number; ratio: number; floor: number }[];
+}
+
 export interface BenchEnv {
   stack: Stack;
   temporalAddress: string;

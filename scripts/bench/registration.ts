@@ -6,9 +6,10 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { PasswordHasher } from '../../activities/credentials.js';
 import { dataConverter } from '../../runtime/temporal.js';
 import { createTransports } from '../../runtime/transports.js';
-import { CLEANUP_TIMEOUT_MS, type BenchEnv } from './env.js';
+import { CLEANUP_TIMEOUT_MS, type BenchEnv, type BenchResult } from './env.js';
 import { summarizeHistories } from './history.js';
 import { Browser, expectStatus } from './http.js';
+import { registrationFloor, type FloorStep } from './registrationFloor.js';
 import { provisionMembers, type BenchMember } from './subjects.js';
 import { attributedMs, fmt, foreignCores, interleaved, mean, noiseWarning, percentile, runConcurrent, table, verdict, withTimeout, type Run } from './stats.js';
 
@@ -43,17 +44,18 @@ function stepsOf(flows: Flow[]): { steps: Map<string, number[]>; flowMs: number[
   return { steps, flowMs };
 }
 
-/** The baselines' own worker, on their own task queue, paying the same payload encryption as varco's. */
-async function startBareWorker(env: BenchEnv, taskQueue: string) {
+/** The references' own worker, on their own task queue, paying the same payload encryption as varco's. */
+async function startReferenceWorker(env: BenchEnv, taskQueue: string) {
   const { stack } = env;
+  const floor = await registrationFloor(stack);
   const connection = await NativeConnection.connect({ address: env.temporalAddress });
   try {
     const worker = await Worker.create({
       connection,
       namespace: stack.config.temporal.namespace,
       taskQueue,
-      workflowsPath: path.join(here, 'bareWorkflow.ts'),
-      activities: { noop: async (arg: unknown) => arg },
+      workflowsPath: path.join(here, 'referenceWorkflows.ts'),
+      activities: { noop: async (arg: unknown) => arg, ...floor.activities },
       dataConverter: dataConverter(stack.secrets.keyring),
     });
     const running = worker.run();
@@ -62,15 +64,17 @@ async function startBareWorker(env: BenchEnv, taskQueue: string) {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await running;
         await connection.close();
+        floor.close();
       },
     };
   } catch (error) {
     await connection.close();
+    floor.close();
     throw error;
   }
 }
 
-export async function registrationBench(env: BenchEnv, scale: number): Promise<{ ratios: { concurrency: number; ratio: number }[] }> {
+export async function registrationBench(env: BenchEnv, scale: number): Promise<BenchResult> {
   const { stack } = env;
   const captures = stack.captures;
   if (!captures) throw new Error('the registration bench reads codes from the SMS capture: unset TWILIO_* for it');
@@ -79,13 +83,15 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
   const warmup = 8;
   const out = (line = '') => process.stdout.write(`${line}\n`);
   out('== registration: secure-channel registration over HTTP vs a bare Temporal workflow ==');
-  out(`${flows} flows per concurrency, run in alternating chunks (varco, baseline, skeleton, skeleton, baseline, varco):`);
+  out(`${flows} flows per concurrency, run in alternating chunks (varco, baseline, skeleton, floor, then the other way round):`);
   out('  varco     POST /api/registration, POST /channel (sms), read the code from the SMS capture, POST /otp: 200 registered');
   out(`  baseline  start an empty workflow, then ${BARE_UPDATES} Updates that return their argument (its own worker, same payload codec)`);
   out(`  skeleton  (reference only) varco's Temporal shape with nothing inside: start, then ${SKELETON_UPDATES} Updates that each await a no-op local activity`);
+  out('  floor     (reference only) the skeleton whose local activities do what no registration can skip: store a code\'s keyed hash and text it;');
+  out('            check it, hash a first-access password with argon2id, store it and text it (registrationFloor.ts); no HTTP, sessions, audit or machine');
 
   const bareQueue = `bench-bare-${randomUUID().slice(0, 8)}`;
-  const [bareWorker, members] = await Promise.all([startBareWorker(env, bareQueue), provisionMembers(stack, warmup + flows * CONCURRENCIES.length)]);
+  const [bareWorker, members] = await Promise.all([startReferenceWorker(env, bareQueue), provisionMembers(stack, warmup + flows * CONCURRENCIES.length)]);
 
   try {
     // Logging in is on the user's path but not part of the registration: timed on its own.
@@ -143,6 +149,23 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
     const bareFlow = timedFlow('bareWorkflow', BARE_UPDATES, (u) => `update ${u}`);
     const skeletonFlow = timedFlow('skeletonWorkflow', SKELETON_UPDATES, (u) => `update ${u} (local activity)`);
 
+    const floorFlow = async (): Promise<Flow> => {
+      const n = flowCounter++;
+      const workflowId = `bench-floorWorkflow-${bareQueue}-${n}`;
+      const to = `+39377${String(n).padStart(7, '0')}`;
+      const t0 = performance.now();
+      const handle = await stack.client.workflow.start('floorWorkflow', { taskQueue: bareQueue, workflowId });
+      const t1 = performance.now();
+      await handle.executeUpdate('step', { args: [{ workflowId, to } satisfies FloorStep] });
+      const t2 = performance.now();
+      const sms = await captures.waitFor(to, (m) => /\b\d{6}\b/.test(m.text));
+      const code = /\b(\d{6})\b/.exec(sms.text)![1]!;
+      const t3 = performance.now();
+      await handle.executeUpdate('step', { args: [{ workflowId, to, code } satisfies FloorStep] });
+      const t4 = performance.now();
+      return { steps: { start: t1 - t0, 'send code': t2 - t1, 'read sms': t3 - t2, register: t4 - t3 }, workflowId };
+    };
+
     // Warm up: the workers' first workflow tasks create their sandboxes and JIT the machine;
     // a couple of flows alone first, so the first concurrent ones do not meet a cold worker.
     const warmMembers = members.slice(0, warmup);
@@ -154,18 +177,20 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
     await runConcurrent(warmup, 4, bareFlow);
     await runConcurrent(2, 1, skeletonFlow);
     await runConcurrent(warmup, 4, skeletonFlow);
+    await runConcurrent(2, 1, floorFlow);
+    await runConcurrent(warmup, 4, floorFlow);
 
-    const results: { concurrency: number; login: number[]; varco: Run<Flow>; bare: Run<Flow>; skeleton: Run<Flow> }[] = [];
+    const results: { concurrency: number; login: number[]; varco: Run<Flow>; bare: Run<Flow>; skeleton: Run<Flow>; floor: Run<Flow> }[] = [];
     for (const [k, concurrency] of CONCURRENCIES.entries()) {
       const group = members.slice(warmup + k * flows, warmup + (k + 1) * flows);
       const logins = await loginAll(group, concurrency);
-      const [varco, bare, skeleton] = await interleaved<Flow>(
+      const [varco, bare, skeleton, floor] = await interleaved<Flow>(
         flows,
         concurrency,
-        [(i) => varcoFlow(group[i]!, logins.results[i]!), bareFlow, skeletonFlow],
+        [(i) => varcoFlow(group[i]!, logins.results[i]!), bareFlow, skeletonFlow, floorFlow],
         { attributed: env.attributed },
       );
-      results.push({ concurrency, login: logins.latencies, varco: varco!, bare: bare!, skeleton: skeleton! });
+      results.push({ concurrency, login: logins.latencies, varco: varco!, bare: bare!, skeleton: skeleton!, floor: floor! });
     }
 
     // What the pieces inside the activities cost on their own.
@@ -187,7 +212,7 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
     out();
     out(
       table([
-        ['concurrency', 'varco flows/s', 'baseline flows/s', 'ratio', `goal >= ${REGISTRATION_GOAL}`, 'CPU-cost ratio', 'skeleton flows/s', 'varco ÷ skeleton'],
+        ['concurrency', 'varco flows/s', 'baseline flows/s', 'ratio', `goal >= ${REGISTRATION_GOAL}`, 'CPU-cost ratio', 'skeleton flows/s', 'floor flows/s', 'floor ratio', 'floor CPU-cost ratio'],
         ...results.map((r) => {
           const ratio = r.varco.rate / r.bare.rate;
           return [
@@ -198,13 +223,15 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
             verdict(ratio, REGISTRATION_GOAL),
             fmt(perFlow(r.bare, attributedMs(r.bare.cpu))! / perFlow(r.varco, attributedMs(r.varco.cpu))!, 2),
             fmt(r.skeleton.rate, 2),
-            fmt(r.varco.rate / r.skeleton.rate, 2),
+            fmt(r.floor.rate, 2),
+            fmt(r.floor.rate / r.bare.rate, 2),
+            fmt(perFlow(r.bare, attributedMs(r.bare.cpu))! / perFlow(r.floor, attributedMs(r.floor.cpu))!, 2),
           ];
         }),
       ]),
     );
     out('(CPU-cost ratio = baseline ÷ varco CPU per flow, counting this process, Postgres and the Temporal server: the ratio a saturated, otherwise idle machine would show)');
-    const warning = noiseWarning(results.flatMap((r) => [r.varco.cpu, r.bare.cpu, r.skeleton.cpu]));
+    const warning = noiseWarning(results.flatMap((r) => [r.varco.cpu, r.bare.cpu, r.skeleton.cpu, r.floor.cpu]));
     if (warning) out(warning);
 
     out();
@@ -212,7 +239,7 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
     const stepRows: (string | number)[][] = [['concurrency', 'who', 'step', 'p50', 'p99', 'mean']];
     for (const r of results) {
       stepRows.push([r.concurrency, 'varco', 'login', fmt(percentile(r.login, 50)), fmt(percentile(r.login, 99)), fmt(mean(r.login))]);
-      for (const [who, run] of [['varco', r.varco], ['baseline', r.bare], ['skeleton', r.skeleton]] as const) {
+      for (const [who, run] of [['varco', r.varco], ['baseline', r.bare], ['skeleton', r.skeleton], ['floor', r.floor]] as const) {
         const { steps, flowMs } = stepsOf(run.results);
         for (const [step, values] of steps) stepRows.push([r.concurrency, who, step, fmt(percentile(values, 50)), fmt(percentile(values, 99)), fmt(mean(values))]);
         stepRows.push([r.concurrency, who, 'whole flow', fmt(percentile(flowMs, 50)), fmt(percentile(flowMs, 99)), fmt(mean(flowMs))]);
@@ -228,7 +255,7 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
     ];
     const activityRows: (string | number)[][] = [['concurrency', 'who', 'activity', 'count', 'queue ms (scheduled→started)', 'run ms (started→completed)']];
     for (const r of results) {
-      for (const [who, run] of [['varco', r.varco], ['baseline', r.bare], ['skeleton', r.skeleton]] as const) {
+      for (const [who, run] of [['varco', r.varco], ['baseline', r.bare], ['skeleton', r.skeleton], ['floor', r.floor]] as const) {
         const h = await summarizeHistories(stack.client, run.results.map((f) => f.workflowId));
         histRows.push([
           r.concurrency,
@@ -255,7 +282,7 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<{
     out(`inside the activities, at concurrency 1: one argon2id hash (registerSecureChannel makes one for the new first-access password) ${fmt(mean(hashRun.latencies), 1)} ms;`);
     out(`  one SMS through the Twilio client to the capture (each of the two activities sends one) ${fmt(mean(smsRun.latencies), 1)} ms`);
     out();
-    return { ratios: results.map((r) => ({ concurrency: r.concurrency, ratio: r.varco.rate / r.bare.rate })) };
+    return { ratios: results.map((r) => ({ concurrency: r.concurrency, ratio: r.varco.rate / r.bare.rate, floor: r.floor.rate / r.bare.rate })) };
   } finally {
     await withTimeout(bareWorker.stop(), CLEANUP_TIMEOUT_MS, 'stopping the baseline worker').catch((error: unknown) => process.stderr.write(`bench: ${String(error)}\n`));
   }

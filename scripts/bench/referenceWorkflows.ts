@@ -1,7 +1,8 @@
 import { allHandlersFinished, condition, defineUpdate, proxyLocalActivities, setHandler } from '@temporalio/workflow';
+import type { FloorActivities } from './registrationFloor.js';
 
 /*
- * The registration bench's baselines, run by their own worker on their own task queue.
+ * The registration bench's baseline and references, run by their own worker on their own task queue.
  * Exports are workflows only: the update is defined here and named by the client.
  */
 const step = defineUpdate<unknown, [unknown]>('step');
@@ -39,4 +40,24 @@ export async function skeletonWorkflow(updates = 2): Promise<{ updates: number }
   await condition(() => seen >= updates);
   await condition(allHandlersFinished);
   return { updates: seen };
+}
+
+const floorEffects = proxyLocalActivities<FloorActivities>({ startToCloseTimeout: '30s' });
+
+/**
+ * The floor: the skeleton whose two Updates run the side effects no registration can do
+ * without (registrationFloor.ts): send a code; check it, then make and send a first-access
+ * password. What any implementation of the process pays on this machine, before its API,
+ * sessions, audit and machine.
+ */
+export async function floorWorkflow(): Promise<void> {
+  let seen = 0;
+  setHandler(step, async (arg: unknown) => {
+    const effect = seen === 0 ? floorEffects.floorSendCode : floorEffects.floorRegister;
+    await effect(arg as Parameters<typeof effect>[0]);
+    seen++;
+    return arg;
+  });
+  await condition(() => seen >= 2);
+  await condition(allHandlersFinished);
 }
