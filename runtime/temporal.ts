@@ -11,6 +11,11 @@ import type { Keyring } from './keyring.js';
 export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const CLI_VERSION = 'v1.5.1';
 const SEARCH_ATTRIBUTES = { CodiceFiscale: 'Keyword', ProcessState: 'Keyword' } as const;
+/**
+ * One partition per task queue. With the default four, a task written to a partition no poller
+ * of our single worker is waiting on sits in its backlog for seconds before it is forwarded.
+ */
+const DEV_DYNAMIC_CONFIG = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } as const;
 
 /**
  * `temporal` from PATH; otherwise the copy built once into .tools/bin. Later tags of the CLI
@@ -62,6 +67,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     '--metrics-port', String(options.metricsPort),
     '--log-level', 'warn',
     ...Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries(DEV_DYNAMIC_CONFIG).flatMap(([key, value]) => ['--dynamic-config-value', `${key}=${value}`]),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     ...(options.codecEndpoint ? ['--ui-codec-endpoint', options.codecEndpoint] : []),
