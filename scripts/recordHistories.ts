@@ -1,7 +1,7 @@
 /**
  * `npx tsx scripts/recordHistories.ts`: runs one registration down each way it can end, on
  * the real parts (as the bench starts them), and writes each workflow history, decrypted, to
- * tests/fixtures/histories/registration-<way>.<date>.json. The tests replay them against the
+ * tests/fixtures/histories/registration-<way>.<date>[-n].json. The tests replay them against the
  * current workflow code: a change that would break registrations already running fails there,
  * before it is deployed.
  *
@@ -14,10 +14,12 @@ import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { codeHash } from '../activities/codes.js';
 import { listContacts, masked } from '../activities/subjects.js';
-import type { RegistrationInput } from '../machines/registration.js';
+import { initialView } from '../machines/process.js';
+import { registration, type RegistrationInput } from '../machines/registration.js';
 import { EncryptionCodec } from '../runtime/codec.js';
 import { projectRoot } from '../runtime/temporal.js';
 import type { ProcessView } from '../workflows/host.js';
+import { startSearchAttributes } from '../workflows/searchAttributes.js';
 import { startBenchEnv } from './bench/env.js';
 import { provisionMember } from './bench/subjects.js';
 
@@ -65,10 +67,12 @@ async function start() {
     contacts: contacts.map(({ id, kind, masked: m }) => ({ id, kind, masked: m })),
     settings: { otpTtlMs: OTP_TTL_MS, otpMaxAttempts: ATTEMPTS, idleMs: IDLE_MS },
   };
+  // Started as the API starts it, search attributes included.
   const handle = await stack.client.workflow.start('registration', {
     workflowId: `registration-${member.id}`,
     taskQueue: stack.config.temporal.taskQueue,
     args: [input],
+    typedSearchAttributes: startSearchAttributes(registration.searchKey(input), initialView(registration, input, Date.now()).state),
   });
   const mobileId = contacts.find((c) => c.kind === 'mobile')!.id;
   const step = (event: Record<string, unknown>) => handle.executeUpdate('step', { args: [event] });
@@ -113,13 +117,20 @@ const ways: Record<string, () => Promise<WorkflowHandle>> = {
   },
 };
 
+function unusedName(base: string): string {
+  for (let n = 1; ; n++) {
+    const file = path.join(out, `${base}${n === 1 ? '' : `-${n}`}.json`);
+    if (!fs.existsSync(file)) return file;
+  }
+}
+
 try {
   fs.mkdirSync(out, { recursive: true });
   for (const [name, run] of Object.entries(ways)) {
     const handle = await run();
     await handle.result();
-    // Dated, so that new recordings sit beside those of the version still running.
-    const file = path.join(out, `registration-${name}.${new Date().toISOString().slice(0, 10)}.json`);
+    // Dated, and numbered within a day, so that new recordings sit beside those of the version still running.
+    const file = unusedName(`registration-${name}.${new Date().toISOString().slice(0, 10)}`);
     fs.writeFileSync(file, `${toJson(await decrypted(await handle.fetchHistory()))}\n`);
     process.stdout.write(`${path.relative(projectRoot, file)}\n`);
   }

@@ -5,6 +5,7 @@ import { audit, type AuditEventName } from '../activities/audit.js';
 import type { AnyStateMachine } from 'xstate';
 import { initialView, type Outcome, type ProcessDefinition, type ProcessView, type StepEvent } from '../machines/process.js';
 import { STEP_NOT_ALLOWED, type StepResult } from '../workflows/host.js';
+import { startSearchAttributes } from '../workflows/searchAttributes.js';
 import type { AppContext } from './context.js';
 import { HttpError } from './errors.js';
 import { session } from './session.js';
@@ -59,16 +60,16 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
     view,
 
     async start(req: Request, input: unknown): Promise<ProcessView> {
-      let current: ProcessView;
+      // A brand-new process is in its machine's initial state: no need to ask a workflow
+      // whose first task may still be running.
+      let current = initialView(options.definition, input, Date.now());
       try {
         await ctx.temporal.workflow.start(options.workflowType, {
           workflowId: options.workflowId(session(req).subjectId),
           taskQueue: ctx.config.temporal.taskQueue,
           args: [input],
+          typedSearchAttributes: startSearchAttributes(options.definition.searchKey(input), current.state),
         });
-        // A brand-new process is in its machine's initial state: no need to ask a workflow
-        // whose first task may still be running.
-        current = initialView(options.definition, input, Date.now());
       } catch (error) {
         // A double click, or a second tab, finds the process already running.
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

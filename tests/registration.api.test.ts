@@ -1,4 +1,6 @@
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CodiceFiscale, ProcessState } from '../workflows/searchAttributes.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
@@ -95,5 +97,27 @@ describe('secure-channel registration over HTTP, as a new user would do it', () 
     const { member, code, firstAccess } = await registerOver('email');
     const leaked = stack.logLines.join('\n');
     for (const secret of [code, firstAccess, member.password, 'Nuova#Password9']) expect(leaked).not.toContain(secret);
+  });
+
+  it('starts the workflow with its search attributes: operators find it from its first event, with no upsert until the state moves', async () => {
+    const member = await provisionMember(stack);
+    const { browser } = await login(member);
+    const started = await browser.post('/api/registration');
+    expect(started.status).toBe(201);
+    const handle = stack.client.workflow.getHandle(`registration-${member.id}`);
+    const attributes = (await handle.describe()).typedSearchAttributes;
+    expect(attributes.get(CodiceFiscale)).toBe(member.codiceFiscale);
+    expect(attributes.get(ProcessState)).toBe('choosingChannel');
+
+    const contact = started.body.view.contacts.find((c: { kind: string }) => c.kind === 'mobile');
+    expect((await browser.post('/api/registration/channel', { channel: 'sms', contactId: contact.id })).status).toBe(200);
+    const { EventType } = proto.temporal.api.enums.v1;
+    const types = ((await handle.fetchHistory()).events ?? []).map((e) => e.eventType);
+    const firstUpdate = types.indexOf(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED);
+    expect(firstUpdate).toBeGreaterThan(0);
+    expect(types.slice(0, firstUpdate)).not.toContain(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+    expect(types.slice(firstUpdate)).toContain(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES);
+    expect((await handle.describe()).typedSearchAttributes.get(ProcessState)).toBe('codeIssued.awaitingCode');
+    await handle.terminate('fine del test');
   });
 });
