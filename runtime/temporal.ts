@@ -12,10 +12,11 @@ export const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pa
 const CLI_VERSION = 'v1.5.1';
 const SEARCH_ATTRIBUTES = { CodiceFiscale: 'Keyword', ProcessState: 'Keyword' } as const;
 /**
- * One partition per task queue. With the default four, a task written to a partition no poller
- * of our single worker is waiting on sits in its backlog for seconds before it is forwarded.
+ * Every task written to one partition of its queue. With the default four, a task written to a
+ * partition none of our single worker's pollers is waiting on sits there for about 2 s. Reads
+ * stay at four, so tasks an older data folder left in the other partitions are still delivered.
  */
-const DEV_DYNAMIC_CONFIG = { 'matching.numTaskqueueReadPartitions': 1, 'matching.numTaskqueueWritePartitions': 1 } as const;
+const DEV_DYNAMIC_CONFIG = { 'matching.numTaskqueueWritePartitions': 1 } as const;
 
 /**
  * `temporal` from PATH; otherwise the copy built once into .tools/bin. Later tags of the CLI
