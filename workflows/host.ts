@@ -7,7 +7,6 @@ import {
   defineUpdate,
   setHandler,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import { createActor, fromPromise, type AnyMachineSnapshot, type AnyStateMachine, type EventFromLogic, type InputFrom } from 'xstate';
 import { accepts as takes, publicView, stateName, type Outcome, type ProcessDefinition, type ProcessView, type StepEvent } from '../machines/process.js';
@@ -67,9 +66,7 @@ export async function hostProcess<M extends AnyStateMachine>(
   const notAllowed = (event: StepEvent) =>
     ApplicationFailure.nonRetryable(`step "${String(event?.type)}" not allowed in state ${stateName(snapshot().value)}`, STEP_NOT_ALLOWED);
 
-  // A process started with its search attributes (startSearchAttributes) needs no first upsert.
-  const given = workflowInfo().typedSearchAttributes;
-  let published = given.get(ProcessState) ?? '';
+  let published = '';
   const publishState = () => {
     const state = stateName(snapshot().value);
     // States that only wait on an activity pass in milliseconds: operators see where they settle.
@@ -77,8 +74,10 @@ export async function hostProcess<M extends AnyStateMachine>(
     published = state;
     upsertSearchAttributes([{ key: ProcessState, value: state }]);
   };
+  // Also when the routes started the workflow with both (startSearchAttributes): skipping them
+  // then would give histories already running other commands on replay.
   const codiceFiscale = definition.searchKey(input);
-  if (codiceFiscale && given.get(CodiceFiscale) !== codiceFiscale) upsertSearchAttributes([{ key: CodiceFiscale, value: codiceFiscale }]);
+  if (codiceFiscale) upsertSearchAttributes([{ key: CodiceFiscale, value: codiceFiscale }]);
   actor.subscribe({ next: publishState, error: () => undefined });
 
   // Steps run one at a time: each answers with the outcome of its own event.
