@@ -35,13 +35,16 @@ function queryMeter(pool: pg.Pool) {
 }
 
 /** The same request to a server that only answers: the floor under any request over HTTP. */
-async function httpFloor(url: string, count: number): Promise<{ latencyMs: number; cpuMs: number }> {
+async function bareHttp(url: string, count: number): Promise<{ latencyMs: number; cpuMs: number }> {
   const agent = new http.Agent({ keepAlive: true });
-  const op = async () => void (await postJson(agent, url, { username: 'x', password: 'y' }));
-  await runConcurrent(count, 1, op);
-  const run = await runConcurrent(count, 1, op);
-  agent.destroy();
-  return { latencyMs: mean(run.latencies), cpuMs: run.cpu.processMs / count };
+  try {
+    const op = async () => void (await postJson(agent, url, { username: 'x', password: 'y' }));
+    await runConcurrent(count, 1, op);
+    const run = await runConcurrent(count, 1, op);
+    return { latencyMs: mean(run.latencies), cpuMs: run.cpu.processMs / count };
+  } finally {
+    agent.destroy();
+  }
 }
 
 const perOp = (ms: number | undefined, ops: number) => (ms === undefined ? undefined : ms / ops);
@@ -52,7 +55,8 @@ export async function loginBench(env: BenchEnv, scale: number): Promise<BenchRes
   const out = (line = '') => process.stdout.write(`${line}\n`);
 
   out('== login: POST /api/session over HTTP vs raw argon2id verify ==');
-  out('floor: the least any login keeping the rules does (node:http, one upsert counting the attempt, the same verify, one insert for the session; see loginFloor.ts)');
+  out('floor: the least a login counting attempts and keeping sessions in Postgres does (node:http; one statement counting the attempt and reading the hash,');
+  out('       the same verify, one insert for the session; loginFloor.ts). Each member logs in from an address of its own (X-Forwarded-For).');
   const { memoryCost, timeCost, parallelism } = stack.config.argon2;
   out(
     `argon2id m=${memoryCost} KiB, t=${timeCost}, p=${parallelism}; ${requests} requests per concurrency (alternating chunks: login raw floor floor raw login, twice when there are enough); ` +
@@ -114,7 +118,7 @@ export async function loginBench(env: BenchEnv, scale: number): Promise<BenchRes
     }
     const queries = probe.read();
     const verifyProbe = await runConcurrent(probeCount, 1, verifyOp);
-    const bare = await httpFloor(`${floorServer.url}/answer`, probeCount * 4);
+    const bare = await bareHttp(`${floorServer.url}/answer`, probeCount * 4);
 
     out();
     out(
@@ -162,7 +166,7 @@ export async function loginBench(env: BenchEnv, scale: number): Promise<BenchRes
         }),
       ]),
     );
-    out('(CPU-cost ratio = raw verify CPU ÷ login CPU: the throughput ratio a saturated, otherwise idle machine would show)');
+    out('(CPU-cost ratio = raw verify CPU ÷ login CPU, or ÷ floor CPU on the floor\'s row: the throughput ratio a saturated, otherwise idle machine would show)');
     const warning = noiseWarning(rows.flatMap((r) => [r.login.cpu, r.raw.cpu, r.floor.cpu]));
     if (warning) out(warning);
     out();

@@ -48,7 +48,10 @@ function stepsOf(flows: Flow[]): { steps: Map<string, number[]>; flowMs: number[
 async function startReferenceWorker(env: BenchEnv, taskQueue: string) {
   const { stack } = env;
   const floor = await registrationFloor(stack);
-  const connection = await NativeConnection.connect({ address: env.temporalAddress });
+  const connection = await NativeConnection.connect({ address: env.temporalAddress }).catch((error: unknown) => {
+    floor.close();
+    throw error;
+  });
   try {
     const worker = await Worker.create({
       connection,
@@ -61,10 +64,13 @@ async function startReferenceWorker(env: BenchEnv, taskQueue: string) {
     const running = worker.run();
     return {
       stop: async () => {
-        if (worker.getState() === 'RUNNING') worker.shutdown();
-        await running;
-        await connection.close();
-        floor.close();
+        try {
+          if (worker.getState() === 'RUNNING') worker.shutdown();
+          await running;
+        } finally {
+          await connection.close();
+          floor.close();
+        }
       },
     };
   } catch (error) {
@@ -90,10 +96,10 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<B
   out('  floor     (reference only) the skeleton whose local activities do what no registration can skip: store a code\'s keyed hash and text it;');
   out('            check it, hash a first-access password with argon2id, store it and text it (registrationFloor.ts); no HTTP, sessions, audit or machine');
 
-  const bareQueue = `bench-bare-${randomUUID().slice(0, 8)}`;
-  const [bareWorker, members] = await Promise.all([startReferenceWorker(env, bareQueue), provisionMembers(stack, warmup + flows * CONCURRENCIES.length)]);
-
+  const referenceQueue = `bench-references-${randomUUID().slice(0, 8)}`;
+  const referenceWorker = await startReferenceWorker(env, referenceQueue);
   try {
+    const members = await provisionMembers(stack, warmup + flows * CONCURRENCIES.length);
     // Logging in is on the user's path but not part of the registration: timed on its own.
     const loginAll = (group: BenchMember[], concurrency: number) =>
       runConcurrent(group.length, concurrency, async (i) => {
@@ -134,10 +140,10 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<B
 
     /** Starts a workflow of the baselines' worker and times its start and each of its Updates. */
     const timedFlow = (workflowType: string, updates: number, stepName: (u: number) => string) => async (): Promise<Flow> => {
-      const workflowId = `bench-${workflowType}-${bareQueue}-${flowCounter++}`;
+      const workflowId = `bench-${workflowType}-${referenceQueue}-${flowCounter++}`;
       const steps: Steps = {};
       let t = performance.now();
-      const handle = await stack.client.workflow.start(workflowType, { taskQueue: bareQueue, workflowId, args: [updates] });
+      const handle = await stack.client.workflow.start(workflowType, { taskQueue: referenceQueue, workflowId, args: [updates] });
       steps.start = performance.now() - t;
       for (let u = 1; u <= updates; u++) {
         t = performance.now();
@@ -151,10 +157,10 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<B
 
     const floorFlow = async (): Promise<Flow> => {
       const n = flowCounter++;
-      const workflowId = `bench-floorWorkflow-${bareQueue}-${n}`;
+      const workflowId = `bench-floorWorkflow-${referenceQueue}-${n}`;
       const to = `+39377${String(n).padStart(7, '0')}`;
       const t0 = performance.now();
-      const handle = await stack.client.workflow.start('floorWorkflow', { taskQueue: bareQueue, workflowId });
+      const handle = await stack.client.workflow.start('floorWorkflow', { taskQueue: referenceQueue, workflowId });
       const t1 = performance.now();
       await handle.executeUpdate('step', { args: [{ workflowId, to } satisfies FloorStep] });
       const t2 = performance.now();
@@ -284,6 +290,6 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<B
     out();
     return { ratios: results.map((r) => ({ concurrency: r.concurrency, ratio: r.varco.rate / r.bare.rate, floor: r.floor.rate / r.bare.rate })) };
   } finally {
-    await withTimeout(bareWorker.stop(), CLEANUP_TIMEOUT_MS, 'stopping the baseline worker').catch((error: unknown) => process.stderr.write(`bench: ${String(error)}\n`));
+    await withTimeout(referenceWorker.stop(), CLEANUP_TIMEOUT_MS, 'stopping the reference worker').catch((error: unknown) => process.stderr.write(`bench: ${String(error)}\n`));
   }
 }

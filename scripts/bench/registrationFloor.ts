@@ -34,21 +34,19 @@ export async function registrationFloor(stack: Stack) {
   const activities = {
     async floorSendCode({ workflowId, to }: FloorStep): Promise<void> {
       const code = String(randomInt(1_000_000)).padStart(6, '0');
-      await stack.pool.query({
-        name: 'bench-floor-code',
-        text: 'insert into bench_floor_codes (workflow_id, digest) values ($1, $2) on conflict (workflow_id) do update set digest = excluded.digest, at = now()',
-        values: [workflowId, digest(code)],
-      });
+      await stack.pool.query(
+        'insert into bench_floor_codes (workflow_id, digest) values ($1, $2) on conflict (workflow_id) do update set digest = excluded.digest, at = now()',
+        [workflowId, digest(code)],
+      );
       await transports.sendSms({ to, text: `Codice di verifica: ${code}` });
     },
     async floorRegister({ workflowId, to, code = '' }: FloorStep): Promise<void> {
       const password = randomBytes(9).toString('base64url');
-      const { rowCount } = await stack.pool.query({
-        name: 'bench-floor-register',
-        text: `with used as (delete from bench_floor_codes where workflow_id = $1 and digest = $2 returning workflow_id)
-               insert into bench_floor_passwords (workflow_id, hash) select workflow_id, $3 from used`,
-        values: [workflowId, digest(code), await hasher.hash(password)],
-      });
+      const { rowCount } = await stack.pool.query(
+        `with used as (delete from bench_floor_codes where workflow_id = $1 and digest = $2 returning workflow_id)
+         insert into bench_floor_passwords (workflow_id, hash) select workflow_id, $3 from used`,
+        [workflowId, digest(code), await hasher.hash(password)],
+      );
       if (rowCount !== 1) throw new Error('floor: wrong code');
       await transports.sendSms({ to, text: `Password di primo accesso: ${password}` });
     },
