@@ -5,6 +5,12 @@ import { withSignature, type Message } from './templates.js';
 
 export type Channel = 'email' | 'sms';
 
+/**
+ * A claim this old belongs to an attempt that died: another may deliver the message. Provider
+ * calls time out well before it (runtime/transports.ts), so a live attempt never reaches it.
+ */
+export const CLAIM_STALE_MS = 60_000;
+
 export interface Notification {
   /** the same key is the same message: a retry delivers nothing new */
   key: string;
@@ -56,9 +62,9 @@ export class Outbox {
       `select idempotency_key from outbox
        where status <> 'sent' and redeliver
          and created_at <= now() - make_interval(secs => $1::double precision / 1000)
-         and (status = 'pending' or claimed_at < now() - interval '1 minute')
+         and (status = 'pending' or claimed_at < now() - make_interval(secs => $3::double precision / 1000))
        order by id limit $2`,
-      [graceMs, limit],
+      [graceMs, limit, CLAIM_STALE_MS],
     );
     return rows.map((r) => r.idempotency_key);
   }
@@ -67,13 +73,17 @@ export class Outbox {
    * Sends the message recorded under key unless it already went out. The row is claimed, the
    * provider called outside any transaction (a slow relay holds no connection), then the row
    * is marked sent. While another attempt holds a fresh claim this one fails, to be retried.
+   * The row is updated afterwards only under this attempt's own claim: an attempt whose claim
+   * was taken over cannot hand the message back while the newer one sends it.
    */
   async deliver(key: string): Promise<void> {
-    const claimed = await this.pool.query<{ id: string; channel: Channel; recipient: string; subject_line: string | null; sealed_body: string }>(
+    // The claim's time as text: a Date would drop its microseconds and never match again.
+    const claimed = await this.pool.query<{ id: string; claim: string; channel: Channel; recipient: string; subject_line: string | null; sealed_body: string }>(
       `update outbox set status = 'sending', claimed_at = now()
-       where idempotency_key = $1 and (status = 'pending' or (status = 'sending' and claimed_at < now() - interval '1 minute'))
-       returning id, channel, recipient, subject_line, sealed_body`,
-      [key],
+       where idempotency_key = $1
+         and (status = 'pending' or (status = 'sending' and claimed_at < now() - make_interval(secs => $2::double precision / 1000)))
+       returning id, claimed_at::text as claim, channel, recipient, subject_line, sealed_body`,
+      [key, CLAIM_STALE_MS],
     );
     const row = claimed.rows[0];
     if (!row) {
@@ -90,9 +100,9 @@ export class Outbox {
           ? await this.transports.sendEmail({ to: row.recipient, subject: row.subject_line ?? '', text, messageId: `<${row.id}.${encodeURIComponent(key)}@varco>` })
           : await this.transports.sendSms({ to: row.recipient, text });
     } catch (error) {
-      await this.pool.query(`update outbox set status = 'pending', claimed_at = null where id = $1`, [row.id]);
+      await this.pool.query(`update outbox set status = 'pending', claimed_at = null where id = $1 and claimed_at = $2::timestamptz`, [row.id, row.claim]);
       throw error;
     }
-    await this.pool.query(`update outbox set status = 'sent', sent_at = now(), provider_id = $2 where id = $1`, [row.id, providerId]);
+    await this.pool.query(`update outbox set status = 'sent', sent_at = now(), provider_id = $2 where id = $1 and claimed_at = $3::timestamptz`, [row.id, providerId, row.claim]);
   }
 }

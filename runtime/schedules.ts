@@ -1,8 +1,9 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleOptions } from '@temporalio/client';
+import { CLAIM_STALE_MS } from '../activities/outbox.js';
 import type { Config } from './config.js';
 
-/** A message this fresh is still being delivered by the attempt that recorded it. */
-const RELAY_GRACE_MS = 60_000;
+/** A message this fresh may still be on its way through the attempt that recorded it. */
+const RELAY_GRACE_MS = CLAIM_STALE_MS;
 
 /**
  * The daily password-expiry reminders and the outbox relay, every minute; creating them again

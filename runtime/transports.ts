@@ -29,10 +29,18 @@ export interface TransportTargets {
   twilio: { accountSid: string; authToken: string; from: string; baseUrl?: string };
 }
 
+/**
+ * What one provider request may take. The outbox takes a claim over after a minute
+ * (CLAIM_STALE_MS): a send must have ended by then, or a second attempt sends the message again.
+ * Twilio's client tries up to three times (10 s each, and backs off at most 3 s between).
+ */
+const PROVIDER_TIMEOUT_MS = 10_000;
+const TWILIO_OPTIONS = { timeout: PROVIDER_TIMEOUT_MS, autoRetry: true, maxRetries: 2 };
+
 /** Sends every Twilio request to baseUrl instead of api.twilio.com: the client and its protocol stay Twilio's. */
 class RedirectedRequestClient extends twilio.RequestClient {
   constructor(private readonly baseUrl: string) {
-    super();
+    super(TWILIO_OPTIONS);
   }
 
   override request<TData>(opts: RequestOptions<TData>) {
@@ -45,13 +53,15 @@ class RedirectedRequestClient extends twilio.RequestClient {
 }
 
 export function createTransports(config: Config, targets: TransportTargets): Transports {
-  const mailer = nodemailer.createTransport(targets.smtpUrl);
-  const { accountSid, authToken, from, baseUrl } = targets.twilio;
-  const sms = twilio(accountSid, authToken, {
-    httpClient: baseUrl ? new RedirectedRequestClient(baseUrl) : undefined,
-    autoRetry: true,
-    maxRetries: 2,
+  const mailer = nodemailer.createTransport({
+    url: targets.smtpUrl,
+    connectionTimeout: PROVIDER_TIMEOUT_MS,
+    greetingTimeout: PROVIDER_TIMEOUT_MS,
+    socketTimeout: PROVIDER_TIMEOUT_MS,
   });
+  const { accountSid, authToken, from, baseUrl } = targets.twilio;
+  // Options go to the request client itself: Twilio ignores them when given one.
+  const sms = twilio(accountSid, authToken, { httpClient: baseUrl ? new RedirectedRequestClient(baseUrl) : new twilio.RequestClient(TWILIO_OPTIONS) });
   return {
     async sendEmail(message) {
       const info = await mailer.sendMail({

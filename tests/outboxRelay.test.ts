@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Outbox } from '../activities/outbox.js';
 import { scratchDatabase, type Database } from '../runtime/database.js';
+import type { Transports } from '../runtime/transports.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { smsCodeSent } from './support/registration.js';
@@ -85,5 +87,43 @@ describe('the outbox relay', () => {
     const again = await new Browser(stack.url).post('/api/session', { username: member.codiceFiscale, password });
     expect(again.status).toBe(200);
     expect(again.body.requiredActions).toEqual(['change_password']);
+  });
+
+  it('takes over a claim that went stale, never a fresh one', async () => {
+    const m = { key: `relay-test/${randomUUID()}`, to: randomMobile() };
+    await stack.outbox.enqueue(stack.pool, { key: m.key, subjectId: null, channel: 'sms', to: m.to, message: { subject: 'x', text: m.key }, redeliver: false });
+    await stack.pool.query(`update outbox set status = 'sending', claimed_at = now() where idempotency_key = $1`, [m.key]);
+    await expect(stack.outbox.deliver(m.key)).rejects.toThrow(/già in consegna/);
+    expect(stack.captures!.list(m.to)).toEqual([]);
+
+    await stack.pool.query(`update outbox set claimed_at = now() - interval '2 minutes' where idempotency_key = $1`, [m.key]);
+    await stack.outbox.deliver(m.key);
+    expect(stack.captures!.list(m.to).map((x) => x.text)).toEqual([m.key]);
+    expect(await status(m.key)).toBe('sent');
+  });
+
+  it('leaves alone a claim another attempt took over while this one was sending, whether its send failed or went through', async () => {
+    for (const outcome of ['refused', 'accepted'] as const) {
+      const key = `relay-test/${randomUUID()}`;
+      const takeOver = () => stack.pool.query(`update outbox set claimed_at = now() + interval '1 second' where idempotency_key = $1 returning claimed_at::text as claim`, [key]);
+      let newer = '';
+      // The provider's side, as slow as a hung Twilio: the claim goes to another attempt meanwhile.
+      const slowProvider: Transports = {
+        sendEmail: () => Promise.reject(new Error('no e-mail here')),
+        sendSms: async () => {
+          newer = (await takeOver()).rows[0]!.claim;
+          if (outcome === 'refused') throw new Error('provider refused');
+          return 'SM-late';
+        },
+        close: () => undefined,
+      };
+      const outbox = new Outbox(stack.pool, stack.secrets.keyring, slowProvider);
+      await outbox.enqueue(stack.pool, { key, subjectId: null, channel: 'sms', to: randomMobile(), message: { subject: 'x', text: key }, redeliver: false });
+      const delivered = outbox.deliver(key);
+      if (outcome === 'refused') await expect(delivered).rejects.toThrow('provider refused');
+      else await delivered;
+      const { rows } = await stack.pool.query<{ status: string; claim: string }>('select status, claimed_at::text as claim from outbox where idempotency_key = $1', [key]);
+      expect(rows[0]).toEqual({ status: 'sending', claim: newer });
+    }
   });
 });
