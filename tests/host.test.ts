@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { bundleWorkflowCode, NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ProcessView, StepResult } from '../workflows/host.js';
@@ -26,6 +27,9 @@ beforeAll(async () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
         return total;
       },
+      async fail() {
+        throw ApplicationFailure.nonRetryable('guasto voluto', 'Broken');
+      },
     },
   });
   running = worker.run();
@@ -47,7 +51,7 @@ describe('the generic host, with a machine of its own', () => {
     const handle = await start('outcome');
     const added = await step(handle, { type: 'add', amount: 5 });
     expect(added.outcome).toEqual({ code: 'added', total: 5 });
-    expect(added.view).toMatchObject({ state: 'open', status: 'active', nextSteps: ['add', 'note'], total: 5 });
+    expect(added.view).toMatchObject({ state: 'open', status: 'active', nextSteps: ['add', 'note', 'finish', 'breakDown'], total: 5 });
     expect((await step(handle, { type: 'note' })).outcome).toEqual({ code: 'accepted' });
     await handle.terminate();
   });
@@ -84,5 +88,23 @@ describe('the generic host, with a machine of its own', () => {
     expect((await handle.query<ProcessView>('view')).total).toBe(0);
     await handle.signal('event', { type: 'close' });
     expect(await handle.result()).toEqual({ state: 'closed' });
+  });
+
+  it('checks a queued step again when its turn comes: of two steps that end the process, sent together, one is refused', async () => {
+    const handle = await start('queued');
+    // Sent before the first workflow task: both arrive together and both pass the validator.
+    const settled = await Promise.allSettled([step(handle, { type: 'finish' }), step(handle, { type: 'finish' })]);
+    expect(settled.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<StepResult>).value.outcome)).toEqual([{ code: 'finished', total: 0 }]);
+    const refused = settled.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect((refused.reason as WorkflowUpdateFailedError).cause).toMatchObject({ type: 'StepNotAllowed' });
+    expect(await handle.result()).toEqual({ state: 'closed' });
+  });
+
+  it('fails the workflow, where operators see it, when an actor fails and the machine handles no error', async () => {
+    const handle = await start('broken');
+    await step(handle, { type: 'breakDown' }).catch(() => undefined);
+    const failure = await handle.result().catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause).toMatchObject({ type: 'MachineFailed' });
   });
 });

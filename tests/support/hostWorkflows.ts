@@ -3,16 +3,25 @@ import { assign, emit, fromPromise, setup } from 'xstate';
 import type { ProcessDefinition } from '../../machines/process.js';
 import { hostProcess } from '../../workflows/host.js';
 
-/** A tally that a reviewer closes: the smallest machine with a step, an actor and a signal. */
+/**
+ * A tally that a reviewer closes: the smallest machine with steps, an actor, a signal, a
+ * step that ends it (finish) and one whose actor fails with nothing to handle it (breakDown).
+ */
 const tallyMachine = setup({
   types: {
     input: {} as { owner: string },
     context: {} as { owner: string; total: number; notes: number },
-    events: {} as { type: 'add'; amount: number; at: number } | { type: 'note'; at: number } | { type: 'close'; at: number },
+    events: {} as
+      | { type: 'add'; amount: number; at: number }
+      | { type: 'note'; at: number }
+      | { type: 'finish'; at: number }
+      | { type: 'breakDown'; at: number }
+      | { type: 'close'; at: number },
     emitted: {} as { type: 'outcome'; code: string; total: number },
   },
   actors: {
     addSlowly: fromPromise<number, { total: number; amount: number }>(async () => 0),
+    fail: fromPromise<void>(async () => undefined),
   },
 }).createMachine({
   id: 'tally',
@@ -23,9 +32,12 @@ const tallyMachine = setup({
       on: {
         add: { target: 'adding', actions: assign({ total: ({ context, event }) => context.total + event.amount }) },
         note: { actions: assign({ notes: ({ context }) => context.notes + 1 }) },
+        finish: { target: 'closed', actions: emit(({ context }) => ({ type: 'outcome' as const, code: 'finished', total: context.total })) },
+        breakDown: 'breakingDown',
         close: 'closed',
       },
     },
+    breakingDown: { invoke: { src: 'fail' } },
     adding: {
       invoke: {
         src: 'addSlowly',
@@ -39,14 +51,16 @@ const tallyMachine = setup({
 
 const tally: ProcessDefinition<typeof tallyMachine> = {
   machine: tallyMachine,
-  steps: ['add', 'note'],
+  steps: ['add', 'note', 'finish', 'breakDown'],
   signals: ['close'],
   view: (snapshot) => ({ total: snapshot.context.total }),
   searchKey: () => null,
 };
 
-const { addSlowly } = proxyActivities<{ addSlowly(input: { total: number; amount: number }): Promise<number> }>({ startToCloseTimeout: '10s' });
+const { addSlowly, fail } = proxyActivities<{ addSlowly(input: { total: number; amount: number }): Promise<number>; fail(): Promise<void> }>({
+  startToCloseTimeout: '10s',
+});
 
 export async function tallyProcess(input: { owner: string }) {
-  return hostProcess(tally, input, { addSlowly });
+  return hostProcess(tally, input, { addSlowly, fail });
 }
