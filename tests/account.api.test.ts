@@ -341,8 +341,9 @@ describe('PIN delivery', () => {
     const res = await client.post('/api/me/pin');
     expect(res.status).toBe(502);
     expect(res.body).toEqual({ error: 'delivery_failed', message: expect.any(String) });
-    const { rows } = await stack.pool.query(`select status from outbox where subject_id = $1 and idempotency_key like 'pin/%'`, [member.id]);
-    expect(rows).toEqual([{ status: 'pending' }]);
+    // Left to the user, who was told: the relay must not send a PIN later.
+    const { rows } = await stack.pool.query(`select status, redeliver from outbox where subject_id = $1 and idempotency_key like 'pin/%'`, [member.id]);
+    expect(rows).toEqual([{ status: 'pending', redeliver: false }]);
   });
 });
 

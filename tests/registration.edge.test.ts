@@ -139,3 +139,22 @@ describe('registration API: every refusal is a clear 4xx and changes nothing', (
     expect(again.body.error).toBe('already_registered');
   });
 });
+
+describe('registration when the provider refuses the code', () => {
+  it('answers 502 delivery_failed, leaves the code to the user, and keeps the provider\'s error, which quotes the number, encrypted in history', async () => {
+    const { member, browser, mobile } = await started();
+    await stack.pool.query(`update contacts set value = '+39-non-valido' where id = $1`, [mobile.id]);
+    const res = await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id });
+    expect(res.status).toBe(502);
+    expect(res.body).toMatchObject({ error: 'delivery_failed', view: { state: 'choosingChannel' } });
+
+    const { rows } = await stack.pool.query(`select status, redeliver from outbox where subject_id = $1`, [member.id]);
+    expect(rows).toEqual([{ status: 'pending', redeliver: false }]);
+
+    const history = await stack.client.workflow.getHandle(`registration-${member.id}`).fetchHistory();
+    const failures = (history.events ?? []).flatMap((e) => (e.markerRecordedEventAttributes?.failure ? [e.markerRecordedEventAttributes.failure] : []));
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((f) => f.encodedAttributes?.data?.length)).toBe(true);
+    expect(JSON.stringify(history)).not.toContain('non-valido');
+  });
+});
