@@ -88,3 +88,16 @@ describe('npm start', () => {
     expect(await portOpen(Number(ports.PORT))).toBe(false);
   }, 240_000);
 });
+
+describe('npm run worker', () => {
+  it('refuses to start, naming what is missing, unless the cluster, the database and the providers are set', async () => {
+    const env: Record<string, string | undefined> = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), DATA_DIR: dataDir };
+    for (const name of ['DATABASE_URL', 'SMTP_URL', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM']) delete env[name];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/worker.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stderr?.on('data', (chunk) => (output += chunk));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(output).toContain('mancano DATABASE_URL, SMTP_URL, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM');
+  });
+});
