@@ -43,9 +43,13 @@ async function racedBy<T>(write: (client: pg.PoolClient) => Promise<void>, under
   try {
     await client.query('begin');
     await write(client);
+    const writer = (await client.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     const result = Promise.allSettled([underTest()]);
     const deadline = Date.now() + 10_000;
-    while (!(await stack.pool.query<{ n: number }>('select count(*)::int as n from pg_locks where not granted')).rows[0]!.n) {
+    // Waiting on this writer itself: another test file's locks on the shared database do not count.
+    const waiting = async () =>
+      (await stack.pool.query<{ n: number }>('select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))', [writer])).rows[0]!.n > 0;
+    while (!(await waiting())) {
       if (Date.now() > deadline) throw new Error('the attempt under test never waited for the other one');
       await new Promise((resolve) => setImmediate(resolve));
     }
