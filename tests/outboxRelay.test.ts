@@ -8,7 +8,7 @@ import { scratchDatabase, type Database } from '../runtime/database.js';
 import type { Transports } from '../runtime/transports.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
-import { smsCodeSent } from './support/registration.js';
+import { firstAccessPasswordTo, smsCodeSent } from './support/registration.js';
 import { provisionMember, randomMobile } from './support/subjects.js';
 
 // A database of this file's own: the relay delivers every undelivered message it finds, and
@@ -83,7 +83,7 @@ describe('the outbox relay', () => {
 
     await recover(rows[0]!.idempotency_key, member.mobile);
     expect(await relay()).toMatchObject({ delivered: 1 });
-    const password = /Password di primo accesso: (\S+)/.exec((await stack.captures!.waitFor(member.mobile, (m) => m.text.includes('primo accesso'))).text)![1]!;
+    const password = await firstAccessPasswordTo(stack, member.mobile);
     const again = await new Browser(stack.url).post('/api/session', { username: member.codiceFiscale, password });
     expect(again.status).toBe(200);
     expect(again.body.requiredActions).toEqual(['change_password']);

@@ -2,6 +2,7 @@ import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodiceFiscale, ProcessState } from '../workflows/searchAttributes.js';
 import { Browser } from './support/http.js';
+import { codeIn, firstAccessPasswordTo, otherCode } from './support/registration.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
 
@@ -13,9 +14,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const codeIn = (text: string) => /\b(\d{6})\b/.exec(text)?.[1];
-const passwordIn = (text: string) => /Password di primo accesso: (\S+)/.exec(text)?.[1];
-const otherCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
 
 async function login(member: TestMember, password = member.password) {
   const browser = new Browser(stack.url);
@@ -53,8 +51,7 @@ async function registerOver(channel: 'sms' | 'email') {
   // The registration ended every session, this one included.
   expect((await browser.get('/api/me')).status).toBe(401);
 
-  const passwordMessage = await stack.captures!.waitFor(recipient, (m) => passwordIn(m.text) !== undefined);
-  const firstAccess = passwordIn(passwordMessage.text)!;
+  const firstAccess = await firstAccessPasswordTo(stack, recipient);
   expect((await login(member)).res.status).toBe(401);
   const again = await login(member, firstAccess);
   expect(again.res.status).toBe(200);

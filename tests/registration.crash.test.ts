@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { projectRoot } from '../runtime/temporal.js';
-import { codeIn, smsCodeSent } from './support/registration.js';
+import { codeIn, otherCode, smsCodeSent } from './support/registration.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember } from './support/subjects.js';
 
@@ -55,7 +55,7 @@ describe('a worker killed while a code is outstanding', () => {
     await first.exited;
 
     // With no worker alive the step waits in Temporal; it is answered once a worker is back.
-    const wrongWhileDown = browser.post('/api/registration/otp', { code: String((Number(code) + 1) % 1e6).padStart(6, '0') });
+    const wrongWhileDown = browser.post('/api/registration/otp', { code: otherCode(code) });
     await startWorker();
     const wrong = await wrongWhileDown;
     expect(wrong.status).toBe(422);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from './support/http.js';
+import { codeIn, firstAccessPasswordTo, otherCode } from './support/registration.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
 
@@ -11,7 +12,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const codeIn = (text: string) => /\b(\d{6})\b/.exec(text)?.[1];
 
 async function loggedIn(): Promise<{ member: TestMember; browser: Browser }> {
   const member = await provisionMember(stack);
@@ -95,7 +95,7 @@ describe('registration API: every refusal is a clear 4xx and changes nothing', (
     const { member, browser, mobile } = await started();
     await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id });
     const code = codeIn((await stack.captures!.waitFor(member.mobile)).text)!;
-    const wrong = String((Number(code) + 1) % 1e6).padStart(6, '0');
+    const wrong = otherCode(code);
     expect((await browser.post('/api/registration/otp', { code: wrong })).body).toMatchObject({ error: 'otp_invalid', attemptsLeft: 2 });
     expect((await browser.post('/api/registration/otp', { code: wrong })).body).toMatchObject({ error: 'otp_invalid', attemptsLeft: 1 });
     const locked = await browser.post('/api/registration/otp', { code: wrong });
@@ -130,7 +130,7 @@ describe('registration API: every refusal is a clear 4xx and changes nothing', (
     await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id });
     const code = codeIn((await stack.captures!.waitFor(member.mobile)).text)!;
     expect((await browser.post('/api/registration/otp', { code })).status).toBe(200);
-    const password = /Password di primo accesso: (\S+)/.exec((await stack.captures!.waitFor(member.mobile, (m) => m.text.includes('primo accesso'))).text)![1]!;
+    const password = await firstAccessPasswordTo(stack, member.mobile);
     const back = new Browser(stack.url);
     await back.post('/api/session', { username: member.codiceFiscale, password });
     await back.post('/api/me/password', { currentPassword: password, newPassword: 'Altra#Password7', confirmPassword: 'Altra#Password7' });

@@ -8,6 +8,7 @@ import { EncryptionCodec } from '../runtime/codec.js';
 import { dataConverter } from '../runtime/temporal.js';
 import type { ProcessView, StepResult } from '../workflows/host.js';
 import { CodiceFiscale, ProcessState } from '../workflows/searchAttributes.js';
+import { codeIn, firstAccessPasswordTo } from './support/registration.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
 
@@ -55,7 +56,7 @@ async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what:
 async function sentCode(member: TestMember, nth = 1): Promise<string> {
   await stack.captures!.waitFor(member.mobile, () => stack.captures!.list(member.mobile).length >= nth);
   const messages = stack.captures!.list(member.mobile);
-  return /\b(\d{6})\b/.exec(messages[messages.length - nth]!.text)![1]!;
+  return codeIn(messages[messages.length - nth]!.text)!;
 }
 
 describe('registration workflow on a real Temporal server', () => {
@@ -167,7 +168,7 @@ describe('registration workflow on a real Temporal server', () => {
     const code = await sentCode(member);
     await step(handle, { type: 'code.submit', codeHash: codeHash(stack.secrets, member.id, code) });
     await handle.result();
-    const password = /Password di primo accesso: (\S+)/.exec((await stack.captures!.waitFor(member.mobile, (m) => m.text.includes('primo accesso'))).text)![1]!;
+    const password = await firstAccessPasswordTo(stack, member.mobile);
 
     const codec = new EncryptionCodec(stack.secrets.keyring);
     const decoded: string[] = [];

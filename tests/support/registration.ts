@@ -4,6 +4,14 @@ import type { TestStack } from './stack.js';
 import type { TestMember } from './subjects.js';
 
 export const codeIn = (text: string) => /\b(\d{6})\b/.exec(text)?.[1];
+export const passwordIn = (text: string) => /Password di primo accesso: (\S+)/.exec(text)?.[1];
+/** A code that is not this one: a wrong guess. */
+export const otherCode = (code: string) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+
+/** The first-access password that reached this recipient. */
+export async function firstAccessPasswordTo(stack: TestStack, recipient: string): Promise<string> {
+  return passwordIn((await stack.captures!.waitFor(recipient, (m) => passwordIn(m.text) !== undefined)).text)!;
+}
 
 /** A member logs in, starts registration and chooses SMS: the browser, the mobile's contact id and the code that arrived. */
 export async function smsCodeSent(stack: TestStack, member: TestMember): Promise<{ browser: Browser; mobileId: string; code: string }> {
