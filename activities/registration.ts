@@ -1,10 +1,9 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
+import { CONTACT_KINDS, type SecureChannel as Channel } from '../machines/registration.js';
 import { codeHash, generateCode } from './codes.js';
 import { generateFirstAccessPassword } from './credentials.js';
 import type { ActivityDeps } from './deps.js';
 import { templates } from './templates.js';
-
-type Channel = 'email' | 'sms';
 
 /** Keys of this run's side effects: a retried activity finds them and does nothing twice. */
 function runKey(suffix: string): string {
@@ -13,9 +12,6 @@ function runKey(suffix: string): string {
   const { workflowId, runId } = execution;
   return `${workflowId}/${runId}/${suffix}`;
 }
-
-/** The kinds of contact a channel can reach. */
-const reachable = (channel: Channel): string[] => (channel === 'sms' ? ['mobile'] : ['email', 'pec']);
 
 const contactNotUsable = () => ApplicationFailure.nonRetryable('il contatto scelto non può ricevere questo canale', 'ContactNotUsable');
 
@@ -97,7 +93,7 @@ export function registrationActivities({ config, pool, secrets, outbox, hasher }
       const minutes = Math.max(1, Math.round(config.registration.otpTtlMs / 60_000));
       const { subjectLine, sealedBody } = outbox.seal({ key, channel: input.channel, message: templates.registrationCode(code, minutes) });
       const { rows } = await pool.query<{ usable: boolean; code_hash: string | null }>(ISSUE_CODE, [
-        key, input.subjectId, input.contactId, reachable(input.channel), codeHash(secrets, input.subjectId, code),
+        key, input.subjectId, input.contactId, CONTACT_KINDS[input.channel], codeHash(secrets, input.subjectId, code),
         input.channel, subjectLine, sealedBody, { channel: input.channel, contactId: input.contactId },
       ]);
       const { usable } = rows[0]!;
@@ -120,7 +116,7 @@ export function registrationActivities({ config, pool, secrets, outbox, hasher }
       const password = generateFirstAccessPassword();
       const { subjectLine, sealedBody } = outbox.seal({ key, channel: input.channel, message: templates.firstAccessPassword(password) });
       const { rows } = await pool.query<{ usable: boolean; registered: boolean }>(REGISTER_CHANNEL, [
-        input.subjectId, input.channel, input.contactId, reachable(input.channel), key,
+        input.subjectId, input.channel, input.contactId, CONTACT_KINDS[input.channel], key,
         subjectLine, sealedBody, await hasher.hash(password), { channel: input.channel, contactId: input.contactId },
       ]);
       const { usable, registered } = rows[0]!;

@@ -58,9 +58,9 @@ interface Context {
   attemptsLeft: number;
 }
 
-/** Which contacts can carry which channel: an e-mail code may go to the e-mail or the PEC. */
-const carries = (channel: SecureChannel, contact: OfferedContact) =>
-  channel === 'sms' ? contact.kind === 'mobile' : contact.kind === 'email' || contact.kind === 'pec';
+/** Which kinds of contact can carry which channel: an e-mail code may go to the e-mail or the PEC. */
+export const CONTACT_KINDS: Record<SecureChannel, readonly OfferedContact['kind'][]> = { sms: ['mobile'], email: ['email', 'pec'] };
+const carries = (channel: SecureChannel, contact: OfferedContact) => CONTACT_KINDS[channel].includes(contact.kind);
 
 export const registrationMachine = setup({
   types: {

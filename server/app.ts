@@ -11,7 +11,7 @@ import { errorHandler, notFound } from './errors.js';
 import { registrationRouter } from './registration.js';
 import { loadSession } from './session.js';
 
-export const logPath = (url: string) => url.split('?')[0]!.replace(/^\/codec\/[^/]+(?=\/(?:en|de)code$)/, '/codec/[redatto]');
+const logPath = (url: string) => url.split('?')[0]!.replace(/^\/codec\/[^/]+(?=\/(?:en|de)code$)/, '/codec/[redatto]');
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();

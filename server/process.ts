@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import { audit, type AuditEventName } from '../activities/audit.js';
 import type { AnyStateMachine } from 'xstate';
 import { initialView, type Outcome, type ProcessDefinition, type ProcessView, type StepEvent } from '../machines/process.js';
-import { STEP_NOT_ALLOWED, type StepResult } from '../workflows/host.js';
+import { STEP_NOT_ALLOWED, stepUpdate, viewQuery, type StepResult } from '../workflows/host.js';
 import { startSearchAttributes } from '../workflows/searchAttributes.js';
 import type { AppContext } from './context.js';
 import { HttpError } from './errors.js';
@@ -49,7 +49,7 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
 
   async function view(req: Request, handle: WorkflowHandle = handleFor(req)): Promise<ProcessView> {
     try {
-      return await handle.query<ProcessView>('view');
+      return await handle.query(viewQuery);
     } catch (error) {
       if (isNotFound(error)) throw notFound();
       throw error;
@@ -84,7 +84,7 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
       const handle = handleFor(req);
       let result: StepResult;
       try {
-        result = await handle.executeUpdate<StepResult, [StepEvent]>('step', { args: [event] });
+        result = await handle.executeUpdate(stepUpdate, { args: [event] });
       } catch (error) {
         if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type === STEP_NOT_ALLOWED) throw stepNotAllowed();
         if (isNotFound(error)) {
