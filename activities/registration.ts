@@ -1,8 +1,10 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import { CONTACT_KINDS, type SecureChannel as Channel } from '../machines/registration.js';
+import type pg from 'pg';
+import { CONTACT_KINDS, type RegistrationInput, type RegistrationSettings, type SecureChannel as Channel } from '../machines/registration.js';
 import { codeHash, generateCode } from './codes.js';
 import { generateFirstAccessPassword } from './credentials.js';
 import type { ActivityDeps } from './deps.js';
+import { findSubject, listContacts, maskContact } from './subjects.js';
 import { templates } from './templates.js';
 
 /** Keys of this run's side effects: a retried activity finds them and does nothing twice. */
@@ -83,6 +85,17 @@ const REGISTER_CHANNEL = `
     on conflict (key) do nothing
   )
   select exists (select 1 from contact) as usable, exists (select 1 from queued) as registered`;
+
+/** What a subject's registration starts with: ids and masked values only, never a whole address or number. */
+export async function registrationInput(db: pg.Pool, subjectId: string, settings: RegistrationSettings): Promise<RegistrationInput> {
+  const [subject, contacts] = await Promise.all([findSubject(db, subjectId), listContacts(db, subjectId)]);
+  return {
+    subjectId,
+    codiceFiscale: subject?.codiceFiscale ?? null,
+    contacts: contacts.map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value) })),
+    settings: { otpTtlMs: settings.otpTtlMs, otpMaxAttempts: settings.otpMaxAttempts, idleMs: settings.idleMs },
+  };
+}
 
 export function registrationActivities({ config, pool, secrets, outbox, hasher }: ActivityDeps) {
   return {

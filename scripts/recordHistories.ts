@@ -13,9 +13,9 @@ import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { codeHash } from '../activities/codes.js';
-import { listContacts, masked } from '../activities/subjects.js';
+import { registrationInput } from '../activities/registration.js';
 import { initialView } from '../machines/process.js';
-import { registration, type RegistrationInput } from '../machines/registration.js';
+import { registration } from '../machines/registration.js';
 import { EncryptionCodec } from '../runtime/codec.js';
 import { projectRoot } from '../runtime/temporal.js';
 import type { ProcessView } from '../workflows/host.js';
@@ -60,13 +60,7 @@ async function decrypted(history: History): Promise<History> {
 
 async function start() {
   const member = await provisionMember(stack);
-  const contacts = (await listContacts(stack.pool, member.id)).map(masked);
-  const input: RegistrationInput = {
-    subjectId: member.id,
-    codiceFiscale: member.codiceFiscale,
-    contacts: contacts.map(({ id, kind, masked: m }) => ({ id, kind, masked: m })),
-    settings: { otpTtlMs: OTP_TTL_MS, otpMaxAttempts: ATTEMPTS, idleMs: IDLE_MS },
-  };
+  const input = await registrationInput(stack.pool, member.id, stack.config.registration);
   // Started as the API starts it, search attributes included.
   const handle = await stack.client.workflow.start('registration', {
     workflowId: `registration-${member.id}`,
@@ -74,7 +68,7 @@ async function start() {
     args: [input],
     typedSearchAttributes: startSearchAttributes(registration.searchKey(input), initialView(registration, input, Date.now()).state),
   });
-  const mobileId = contacts.find((c) => c.kind === 'mobile')!.id;
+  const mobileId = input.contacts.find((c) => c.kind === 'mobile')!.id;
   const step = (event: Record<string, unknown>) => handle.executeUpdate('step', { args: [event] });
   /** The hash of the code in the count-th message sent to the member. */
   const sentCode = async (count: number) => {

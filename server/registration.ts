@@ -2,8 +2,8 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { codeHash } from '../activities/codes.js';
 import { hit, peek } from '../activities/rateLimit.js';
-import { findSubject, listContacts, maskContact } from '../activities/subjects.js';
-import { registration as definition, type RegistrationInput } from '../machines/registration.js';
+import { registrationInput } from '../activities/registration.js';
+import { registration as definition } from '../machines/registration.js';
 import type { AppContext } from './context.js';
 import { HttpError, parseBody } from './errors.js';
 import { processRoutes } from './process.js';
@@ -55,21 +55,10 @@ export function registrationRouter(ctx: AppContext): Router {
     if (!s.requiredActions.includes('register_secure_channel')) {
       throw new HttpError(409, 'already_registered', 'Hai già registrato un canale sicuro.');
     }
-    const [lockout, subject, contacts] = await Promise.all([
-      peek(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs),
-      findSubject(ctx.pool, s.subjectId),
-      listContacts(ctx.pool, s.subjectId),
-    ]);
+    const [lockout, input] = await Promise.all([peek(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs), registrationInput(ctx.pool, s.subjectId, settings)]);
     if (lockout.hits > 0) {
       throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: lockout.retryAfter });
     }
-    const input: RegistrationInput = {
-      subjectId: s.subjectId,
-      codiceFiscale: subject?.codiceFiscale ?? null,
-      // The workflow sees ids and masked values only: never a whole address or number.
-      contacts: contacts.map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value) })),
-      settings: { otpTtlMs: settings.otpTtlMs, otpMaxAttempts: settings.otpMaxAttempts, idleMs: settings.idleMs },
-    };
     res.status(201).json({ view: await registration.start(req, input) });
   });
 

@@ -2,8 +2,7 @@ import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/clie
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { codeHash } from '../activities/codes.js';
-import { listContacts, masked } from '../activities/subjects.js';
-import type { RegistrationInput } from '../machines/registration.js';
+import { registrationInput } from '../activities/registration.js';
 import { EncryptionCodec } from '../runtime/codec.js';
 import { dataConverter } from '../runtime/temporal.js';
 import type { ProcessView, StepResult } from '../workflows/host.js';
@@ -23,20 +22,14 @@ afterAll(async () => {
 });
 
 async function startRegistration(member: TestMember, idleMs = IDLE_MS): Promise<{ handle: WorkflowHandle; mobileId: string }> {
-  const contacts = (await listContacts(stack.pool, member.id)).map(masked);
-  const input: RegistrationInput = {
-    subjectId: member.id,
-    codiceFiscale: member.codiceFiscale,
-    contacts: contacts.map(({ id, kind, masked: m }) => ({ id, kind, masked: m })),
-    settings: { otpTtlMs: OTP_TTL_MS, otpMaxAttempts: 3, idleMs },
-  };
+  const input = await registrationInput(stack.pool, member.id, { otpTtlMs: OTP_TTL_MS, otpMaxAttempts: 3, idleMs });
   const handle = await stack.client.workflow.start('registration', {
     workflowId: `registration-${member.id}`,
     taskQueue: stack.config.temporal.taskQueue,
     args: [input],
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
-  return { handle, mobileId: contacts.find((c) => c.kind === 'mobile')!.id };
+  return { handle, mobileId: input.contacts.find((c) => c.kind === 'mobile')!.id };
 }
 
 const step = (handle: WorkflowHandle, event: Record<string, unknown> & { type: string }) =>
