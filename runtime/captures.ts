@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import type { TransportTargets } from './transports.js';
 
 export interface CapturedMessage {
   channel: 'email' | 'sms';
@@ -57,6 +58,14 @@ export interface CaptureServers {
   twilioAccountSid: string;
   twilioAuthToken: string;
   stop(): Promise<void>;
+}
+
+/** varco's transports pointed at the captures, as a real relay and Twilio would be. */
+export function captureTargets(servers: CaptureServers): TransportTargets {
+  return {
+    smtpUrl: servers.smtpUrl,
+    twilio: { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
+  };
 }
 
 export async function startCaptures(captures: Captures): Promise<CaptureServers> {

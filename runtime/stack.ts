@@ -6,13 +6,13 @@ import { PasswordHasher } from '../activities/credentials.js';
 import { Outbox } from '../activities/outbox.js';
 import { migrate } from '../db/migrate.js';
 import { createApp } from '../server/app.js';
-import { Captures, startCaptures, type CaptureServers } from './captures.js';
+import { captureTargets, Captures, startCaptures, type CaptureServers } from './captures.js';
 import type { Config } from './config.js';
 import { createPool } from './database.js';
 import { ensureSchedules } from './schedules.js';
 import { loadSecrets, type Secrets } from './secrets.js';
 import { connectClient } from './temporal.js';
-import { createTransports, type TransportTargets } from './transports.js';
+import { createTransports, type Transports, type TransportTargets } from './transports.js';
 import { superviseWorker, type SupervisedWorker } from './worker.js';
 
 export interface StackOptions {
@@ -35,6 +35,8 @@ export interface Stack {
   client: Client;
   /** the messages the API and the worker send */
   outbox: Outbox;
+  /** the mail relay and Twilio (or their captures) the outbox delivers through */
+  transports: Transports;
   captures?: Captures;
   captureServers?: CaptureServers;
   worker?: SupervisedWorker;
@@ -52,14 +54,13 @@ async function messaging(config: Config): Promise<{ targets: TransportTargets; c
   if (config.env === 'production') throw new Error('in produzione servono SMTP_URL e le credenziali Twilio');
   const captures = new Captures();
   const servers = await startCaptures(captures);
+  const local = captureTargets(servers);
   return {
     captures,
     servers,
     targets: {
-      smtpUrl: smtpUrl ?? servers.smtpUrl,
-      twilio: twilioConfigured
-        ? { accountSid: accountSid!, authToken: authToken!, from: from!, baseUrl }
-        : { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
+      smtpUrl: smtpUrl ?? local.smtpUrl,
+      twilio: twilioConfigured ? { accountSid: accountSid!, authToken: authToken!, from: from!, baseUrl } : local.twilio,
     },
   };
 }
@@ -98,6 +99,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     secrets,
     client,
     outbox,
+    transports,
     captures,
     captureServers: servers,
     worker,

@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { Outbox } from '../activities/outbox.js';
+import { captureTargets } from '../runtime/captures.js';
 import { createLogger } from '../runtime/logger.js';
 import { createTransports } from '../runtime/transports.js';
 import { Browser } from './support/http.js';
@@ -16,13 +17,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const captureTargets = () => {
-  const servers = stack.captureServers!;
-  return {
-    smtpUrl: servers.smtpUrl,
-    twilio: { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
-  };
-};
+const captures = () => captureTargets(stack.captureServers!);
 
 describe('the runtime on real parts', () => {
   it('answers /healthz with Postgres and Temporal up', async () => {
@@ -53,7 +48,7 @@ describe('the runtime on real parts', () => {
   });
 
   it('delivers an e-mail through nodemailer to the SMTP listener', async () => {
-    const transports = createTransports(stack.config, captureTargets());
+    const transports = createTransports(stack.config, captures());
     await transports.sendEmail({ to: 'prova@example.it', subject: 'Prova', text: 'Messaggio di prova', messageId: '<prova@varco>' });
     const message = await stack.captures!.waitFor('prova@example.it');
     expect(message).toMatchObject({ channel: 'email', subject: 'Prova', text: 'Messaggio di prova' });
@@ -61,7 +56,7 @@ describe('the runtime on real parts', () => {
   });
 
   it('delivers an SMS through the twilio client to the Messages API capture, which checks the credentials', async () => {
-    const targets = captureTargets();
+    const targets = captures();
     const transports = createTransports(stack.config, targets);
     const sid = await transports.sendSms({ to: '+393330000001', text: 'SMS di prova' });
     expect(sid).toMatch(/^SM[0-9a-f]{32}$/);
@@ -73,7 +68,7 @@ describe('the runtime on real parts', () => {
   });
 
   it('delivers an outbox message once, however many attempts run at the same time or after', async () => {
-    const outbox = new Outbox(stack.pool, stack.secrets.keyring, createTransports(stack.config, captureTargets()));
+    const outbox = new Outbox(stack.pool, stack.secrets.keyring, createTransports(stack.config, captures()));
     const key = `once-${Date.now()}`;
     expect(await outbox.enqueue(stack.pool, { key, subjectId: null, channel: 'sms', to: '+393330000009', message: { subject: 'x', text: 'una volta sola' } })).toBe(true);
     expect(await outbox.enqueue(stack.pool, { key, subjectId: null, channel: 'sms', to: '+393330000009', message: { subject: 'x', text: 'duplicato' } })).toBe(false);
@@ -88,7 +83,7 @@ describe('the runtime on real parts', () => {
   });
 
   it('shows captured messages newest first at /api/dev/outbox', async () => {
-    const transports = createTransports(stack.config, captureTargets());
+    const transports = createTransports(stack.config, captures());
     await transports.sendEmail({ to: 'ordine@example.it', subject: 'primo', text: '1', messageId: '<1@varco>' });
     await stack.captures!.waitFor('ordine@example.it', (m) => m.subject === 'primo');
     await transports.sendEmail({ to: 'ordine@example.it', subject: 'secondo', text: '2', messageId: '<2@varco>' });

@@ -12,7 +12,6 @@ const ms = (e: Event | undefined): number => (e?.eventTime ? num(e.eventTime.sec
 
 /** What the Temporal server saw of a set of workflows, averaged per workflow or per task. */
 export interface HistorySummary {
-  workflows: number;
   eventsPerFlow: number;
   workflowTasksPerFlow: number;
   activitiesPerFlow: number;
@@ -24,8 +23,6 @@ export interface HistorySummary {
   activities: Map<string, { count: number; queueMs: number; runMs: number }>;
   /** update accepted → update completed */
   updateMs: number;
-  /** workflow started → workflow completed */
-  lifetimeMs: number;
 }
 
 export async function summarizeHistories(client: Client, workflowIds: string[]): Promise<HistorySummary> {
@@ -37,7 +34,6 @@ export async function summarizeHistories(client: Client, workflowIds: string[]):
   const wftQueue: number[] = [];
   const wftRun: number[] = [];
   const updates: number[] = [];
-  const lifetimes: number[] = [];
   const perActivity = new Map<string, { queue: number[]; run: number[] }>();
   for (const history of histories) {
     const list = history.events ?? [];
@@ -82,16 +78,12 @@ export async function summarizeHistories(client: Client, workflowIds: string[]):
           if (accepted !== undefined) updates.push(ms(e) - accepted);
           break;
         }
-        case T.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-          lifetimes.push(ms(e) - ms(list[0]));
-          break;
         default:
       }
     }
   }
   const n = Math.max(1, histories.length);
   return {
-    workflows: histories.length,
     eventsPerFlow: events / n,
     workflowTasksPerFlow: wfts / n,
     activitiesPerFlow: activityCount / n,
@@ -100,6 +92,5 @@ export async function summarizeHistories(client: Client, workflowIds: string[]):
     wftRunMs: mean(wftRun),
     activities: new Map([...perActivity].map(([name, v]) => [name, { count: v.run.length, queueMs: mean(v.queue), runMs: mean(v.run) }])),
     updateMs: mean(updates),
-    lifetimeMs: mean(lifetimes),
   };
 }

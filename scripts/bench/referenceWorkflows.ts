@@ -12,7 +12,7 @@ const step = defineUpdate<unknown, [unknown]>('step');
  * `updates` of them the workflow ends. It is what a registration would cost if the process,
  * the API and the side effects cost nothing.
  */
-export async function bareWorkflow(updates = 3): Promise<{ updates: number }> {
+export async function bareWorkflow(updates: number): Promise<void> {
   let seen = 0;
   setHandler(step, (arg: unknown) => {
     seen++;
@@ -20,7 +20,6 @@ export async function bareWorkflow(updates = 3): Promise<{ updates: number }> {
   });
   await condition(() => seen >= updates);
   await condition(allHandlersFinished);
-  return { updates: seen };
 }
 
 const { noop } = proxyLocalActivities<{ noop(arg: unknown): Promise<unknown> }>({ startToCloseTimeout: '30s' });
@@ -30,7 +29,7 @@ const { noop } = proxyLocalActivities<{ noop(arg: unknown): Promise<unknown> }>(
  * inside it. Started, then `updates` Updates that each wait for a local activity that does
  * nothing, as varco's channel and code steps each run one.
  */
-export async function skeletonWorkflow(updates = 2): Promise<{ updates: number }> {
+export async function skeletonWorkflow(updates: number): Promise<void> {
   let seen = 0;
   setHandler(step, async (arg: unknown) => {
     const answer = await noop(arg);
@@ -39,7 +38,6 @@ export async function skeletonWorkflow(updates = 2): Promise<{ updates: number }
   });
   await condition(() => seen >= updates);
   await condition(allHandlersFinished);
-  return { updates: seen };
 }
 
 const floorEffects = proxyLocalActivities<FloorActivities>({ startToCloseTimeout: '30s' });

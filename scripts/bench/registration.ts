@@ -5,7 +5,6 @@ import { performance } from 'node:perf_hooks';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { PasswordHasher } from '../../activities/credentials.js';
 import { dataConverter } from '../../runtime/temporal.js';
-import { createTransports } from '../../runtime/transports.js';
 import { CLEANUP_TIMEOUT_MS, type BenchEnv, type BenchResult } from './env.js';
 import { summarizeHistories } from './history.js';
 import { Browser, expectStatus } from './http.js';
@@ -48,17 +47,14 @@ function stepsOf(flows: Flow[]): { steps: Map<string, number[]>; flowMs: number[
 async function startReferenceWorker(env: BenchEnv, taskQueue: string) {
   const { stack } = env;
   const floor = await registrationFloor(stack);
-  const connection = await NativeConnection.connect({ address: env.temporalAddress }).catch((error: unknown) => {
-    floor.close();
-    throw error;
-  });
+  const connection = await NativeConnection.connect({ address: env.temporalAddress });
   try {
     const worker = await Worker.create({
       connection,
       namespace: stack.config.temporal.namespace,
       taskQueue,
       workflowsPath: path.join(here, 'referenceWorkflows.ts'),
-      activities: { noop: async (arg: unknown) => arg, ...floor.activities },
+      activities: { noop: async (arg: unknown) => arg, ...floor },
       dataConverter: dataConverter(stack.secrets.keyring),
     });
     const running = worker.run();
@@ -69,13 +65,11 @@ async function startReferenceWorker(env: BenchEnv, taskQueue: string) {
           await running;
         } finally {
           await connection.close();
-          floor.close();
         }
       },
     };
   } catch (error) {
     await connection.close();
-    floor.close();
     throw error;
   }
 }
@@ -202,18 +196,9 @@ export async function registrationBench(env: BenchEnv, scale: number): Promise<B
     // What the pieces inside the activities cost on their own.
     const hasher = new PasswordHasher(stack.config.argon2);
     const hashRun = await runConcurrent(5, 1, () => hasher.hash(`Bench#${randomUUID()}`));
-    const servers = stack.captureServers!;
-    const transports = createTransports(stack.config, {
-      smtpUrl: servers.smtpUrl,
-      twilio: { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
-    });
-    let smsRun: Run<string>;
-    try {
-      await transports.sendSms({ to: '+393330000000', text: 'bench' });
-      smsRun = await runConcurrent(10, 1, () => transports.sendSms({ to: '+393330000000', text: 'bench' }));
-    } finally {
-      transports.close();
-    }
+    const sms = () => stack.transports.sendSms({ to: '+393330000000', text: 'bench' });
+    await sms();
+    const smsRun = await runConcurrent(10, 1, sms);
 
     out();
     out(

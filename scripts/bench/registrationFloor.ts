@@ -1,9 +1,8 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { PasswordHasher } from '../../activities/credentials.js';
 import type { Stack } from '../../runtime/stack.js';
-import { createTransports } from '../../runtime/transports.js';
 
-export type FloorActivities = Awaited<ReturnType<typeof registrationFloor>>['activities'];
+export type FloorActivities = Awaited<ReturnType<typeof registrationFloor>>;
 
 export interface FloorStep {
   workflowId: string;
@@ -15,19 +14,14 @@ export interface FloorStep {
  * The side effects no registration can do without, at their least, for the floor workflow
  * (referenceWorkflows.ts): keep a keyed hash of a 6-digit code and text it; then, if the code
  * matches, hash a new first-access password with argon2id, store it and text it. One statement
- * and one SMS each, through the same pool, hasher and Twilio client as varco. No API, no
+ * and one SMS each, through the same pool, Twilio client and argon2id parameters as varco. No API, no
  * sessions, no audit, no machine, no checks of contacts.
  */
 export async function registrationFloor(stack: Stack) {
-  const servers = stack.captureServers;
-  if (!servers) throw new Error('the registration floor texts the SMS capture: unset TWILIO_* for it');
   await stack.pool.query(`
     create table if not exists bench_floor_codes (workflow_id text primary key, digest text not null, at timestamptz not null default now());
     create table if not exists bench_floor_passwords (workflow_id text primary key, hash text not null, at timestamptz not null default now());`);
-  const transports = createTransports(stack.config, {
-    smtpUrl: servers.smtpUrl,
-    twilio: { accountSid: servers.twilioAccountSid, authToken: servers.twilioAuthToken, from: 'CassaGeom', baseUrl: servers.twilioBaseUrl },
-  });
+  const { transports } = stack;
   const hasher = new PasswordHasher(stack.config.argon2);
   const digest = (code: string) => stack.secrets.mac('bench-floor', code);
 
@@ -51,5 +45,5 @@ export async function registrationFloor(stack: Stack) {
       await transports.sendSms({ to, text: `Password di primo accesso: ${password}` });
     },
   };
-  return { activities, close: () => transports.close() };
+  return activities;
 }

@@ -155,10 +155,9 @@ export async function runConcurrent<T>(
   count: number,
   concurrency: number,
   op: (index: number) => Promise<T>,
-  options: { first?: number; attributed?: Attributed; timeoutMs?: number } = {},
+  options: { first?: number; attributed?: Attributed } = {},
 ): Promise<Run<T>> {
   const first = options.first ?? 0;
-  const timeoutMs = options.timeoutMs ?? OP_TIMEOUT_MS;
   const latencies: number[] = new Array(count);
   const results: T[] = new Array(count);
   let next = 0;
@@ -171,7 +170,7 @@ export async function runConcurrent<T>(
       if (i >= count) return;
       const t0 = performance.now();
       try {
-        results[i] = await withTimeout(op(first + i), timeoutMs, `operation ${first + i}`);
+        results[i] = await withTimeout(op(first + i), OP_TIMEOUT_MS, `operation ${first + i}`);
       } catch (error) {
         failed = true;
         throw error;
