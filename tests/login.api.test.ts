@@ -196,6 +196,16 @@ describe('POST /api/session', () => {
     expect(right.body).toMatchObject({ error: 'account_locked', retryAfter: expect.any(Number) });
   });
 
+  it('counts only failures against a client address: successful logins give their attempt back', async () => {
+    const member = await provisionMember(stack);
+    const client = new Client(stack.url);
+    for (let attempt = 0; attempt <= IP_MAX_FAILURES; attempt++) {
+      expect((await login(client, member.codiceFiscale, member.password)).status).toBe(200);
+    }
+    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${client.clientAddress}`]);
+    expect(bucket.rows).toEqual([{ hits: 0 }]);
+  });
+
   it('answers 429 to a client address after LOGIN_IP_MAX_FAILURES failures, whatever the account, and only to that address', async () => {
     const member = await provisionMember(stack);
     const client = new Client(stack.url);

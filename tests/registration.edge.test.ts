@@ -140,7 +140,7 @@ describe('registration API: every refusal is a clear 4xx and changes nothing', (
   });
 });
 
-describe('registration when the provider refuses the code', () => {
+describe('registration when a message or a contact fails it', () => {
   it('answers 502 delivery_failed, leaves the code to the user, and keeps the provider\'s error, which quotes the number, encrypted in history', async () => {
     const { member, browser, mobile } = await started();
     await stack.pool.query(`update contacts set value = '+39-non-valido' where id = $1`, [mobile.id]);
@@ -156,5 +156,18 @@ describe('registration when the provider refuses the code', () => {
     expect(failures.length).toBeGreaterThan(0);
     expect(failures.every((f) => f.encodedAttributes?.data?.length)).toBe(true);
     expect(JSON.stringify(history)).not.toContain('non-valido');
+  });
+
+  it('answers 503 registration_failed, and goes back to choosing a channel, when the contact can no longer take the channel at the last step', async () => {
+    const { member, browser, mobile } = await started();
+    expect((await browser.post('/api/registration/channel', { channel: 'sms', contactId: mobile.id })).status).toBe(200);
+    const code = codeIn((await stack.captures!.waitFor(member.mobile)).text)!;
+    // The registry turns the number into something else meanwhile.
+    await stack.pool.query(`update contacts set kind = 'email', value = $2 where id = $1`, [mobile.id, `${member.codiceFiscale.toLowerCase()}@altro.example.it`]);
+    const res = await browser.post('/api/registration/otp', { code });
+    expect(res.status).toBe(503);
+    expect(res.body).toMatchObject({ error: 'registration_failed', view: { state: 'choosingChannel' } });
+    const { rows } = await stack.pool.query('select count(*)::int as n from secure_channels where subject_id = $1', [member.id]);
+    expect(rows).toEqual([{ n: 0 }]);
   });
 });
