@@ -8,7 +8,7 @@ export interface WindowCount {
 
 /**
  * Fixed-window counters in Postgres, so limits hold across restarts and across instances.
- * hit() counts one more and says how many there are; peek() only reads.
+ * hit() counts one more and says how many there are.
  */
 export async function hit(db: pg.Pool, bucket: string, windowMs: number): Promise<WindowCount> {
   const { rows } = await db.query<{ hits: number; retry_after: number }>(
@@ -21,14 +21,4 @@ export async function hit(db: pg.Pool, bucket: string, windowMs: number): Promis
   );
   const row = rows[0]!;
   return { hits: row.hits, retryAfter: Math.max(1, row.retry_after) };
-}
-
-export async function peek(db: pg.Pool, bucket: string, windowMs: number): Promise<WindowCount> {
-  const { rows } = await db.query<{ hits: number; retry_after: number }>(
-    `select hits, ceil(extract(epoch from (window_start + make_interval(secs => $2::double precision / 1000) - now())))::int as retry_after
-     from rate_limits where bucket = $1 and window_start + make_interval(secs => $2::double precision / 1000) > now()`,
-    [bucket, windowMs],
-  );
-  const row = rows[0];
-  return row ? { hits: row.hits, retryAfter: Math.max(1, row.retry_after) } : { hits: 0, retryAfter: 0 };
 }

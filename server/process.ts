@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Request } from 'express';
 import { audit, type AuditEventName } from '../activities/audit.js';
@@ -58,6 +58,16 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
 
   return {
     view,
+
+    /** The subject's latest run, running or ended, as Temporal describes it; undefined when there is none. */
+    async latest(req: Request): Promise<WorkflowExecutionDescription | undefined> {
+      try {
+        return await handleFor(req).describe();
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
 
     async start(req: Request, input: unknown): Promise<ProcessView> {
       // A brand-new process is in its machine's initial state: no need to ask a workflow

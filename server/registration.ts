@@ -1,9 +1,10 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { codeHash } from '../activities/codes.js';
-import { hit, peek } from '../activities/rateLimit.js';
+import { hit } from '../activities/rateLimit.js';
 import { registrationInput } from '../activities/registration.js';
 import { registration as definition } from '../machines/registration.js';
+import { ProcessState } from '../workflows/searchAttributes.js';
 import type { AppContext } from './context.js';
 import { HttpError, parseBody } from './errors.js';
 import { processRoutes } from './process.js';
@@ -45,8 +46,16 @@ export function registrationRouter(ctx: AppContext): Router {
     }
   };
 
-  // Too many wrong codes lock registration for a while: a new run would otherwise bring new attempts at once.
-  const lockoutBucket = (subjectId: string) => `registration-lockout:${subjectId}`;
+  /**
+   * Too many wrong codes lock registration for REGISTRATION_LOCKOUT: a new run would otherwise
+   * bring new attempts at once. Read from the latest run's own state, which Temporal keeps,
+   * so no crash between its end and an answer can lose the lock.
+   */
+  const lockedOutForMs = async (req: Request): Promise<number> => {
+    const latest = await registration.latest(req);
+    if (latest?.typedSearchAttributes.get(ProcessState) !== 'lockedOut') return 0;
+    return Math.max(0, (latest.closeTime?.getTime() ?? Date.now()) + settings.lockoutMs - Date.now());
+  };
 
   router.use(requireSession({ whileRegistering: true }));
 
@@ -55,9 +64,9 @@ export function registrationRouter(ctx: AppContext): Router {
     if (!s.requiredActions.includes('register_secure_channel')) {
       throw new HttpError(409, 'already_registered', 'Hai già registrato un canale sicuro.');
     }
-    const [lockout, input] = await Promise.all([peek(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs), registrationInput(ctx.pool, s.subjectId, settings)]);
-    if (lockout.hits > 0) {
-      throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: lockout.retryAfter });
+    const [lockedMs, input] = await Promise.all([lockedOutForMs(req), registrationInput(ctx.pool, s.subjectId, settings)]);
+    if (lockedMs > 0) {
+      throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: Math.ceil(lockedMs / 1000) });
     }
     res.status(201).json({ view: await registration.start(req, input) });
   });
@@ -82,12 +91,7 @@ export function registrationRouter(ctx: AppContext): Router {
       throw new HttpError(429, 'too_many_requests', 'Troppi codici inviati da questo indirizzo. Riprova più tardi.', { retryAfter: fromAddress.retryAfter });
     }
     // Only the keyed hash of what the user typed reaches the workflow.
-    const { status, body: out, outcome } = await registration
-      .step(req, { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) })
-      .catch(async (error: unknown) => {
-        if (error instanceof HttpError && error.code === 'too_many_attempts') await hit(ctx.pool, lockoutBucket(s.subjectId), settings.lockoutMs);
-        throw error;
-      });
+    const { status, body: out, outcome } = await registration.step(req, { type: 'code.submit', codeHash: codeHash(ctx.secrets, s.subjectId, body.code) });
     // Registering ended every session: the browser's cookie goes too.
     if (outcome.code === 'registered') clearSessionCookie(ctx, res);
     res.status(status).json(out);
