@@ -1,6 +1,6 @@
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import type pg from 'pg';
-import { CONTACT_KINDS, type RegistrationInput, type RegistrationSettings, type SecureChannel as Channel } from '../machines/registration.js';
+import { CONTACT_KINDS, type RegistrationInput, type RegistrationSettings, type SecureChannel as Channel, type SendCodeInput } from '../machines/registration.js';
 import { codeHash, generateCode } from './codes.js';
 import { generateFirstAccessPassword } from './credentials.js';
 import type { ActivityDeps } from './deps.js';
@@ -97,13 +97,13 @@ export async function registrationInput(db: pg.Pool, subjectId: string, settings
   };
 }
 
-export function registrationActivities({ config, pool, secrets, outbox, hasher }: ActivityDeps) {
+export function registrationActivities({ pool, secrets, outbox, hasher }: ActivityDeps) {
   return {
     /** Sends the issue-th code of this registration, once, and returns its keyed hash. */
-    async sendRegistrationCode(input: { subjectId: string; channel: Channel; contactId: string; issue: number }): Promise<{ codeHash: string }> {
+    async sendRegistrationCode(input: SendCodeInput): Promise<{ codeHash: string }> {
       const key = runKey(`code/${input.issue}`);
       const code = generateCode();
-      const minutes = Math.max(1, Math.round(config.registration.otpTtlMs / 60_000));
+      const minutes = Math.max(1, Math.round(input.validForMs / 60_000));
       const { subjectLine, sealedBody } = outbox.seal({ key, channel: input.channel, message: templates.registrationCode(code, minutes) });
       const { rows } = await pool.query<{ usable: boolean; code_hash: string | null }>(ISSUE_CODE, [
         key, input.subjectId, input.contactId, CONTACT_KINDS[input.channel], codeHash(secrets, input.subjectId, code),

@@ -37,12 +37,14 @@ export type RegistrationEvent = Stamped<
   | { type: 'code.regenerate' }
 >;
 
-interface SendCodeInput {
+export interface SendCodeInput {
   subjectId: string;
   channel: SecureChannel;
   contactId: string;
   /** one per code sent: a retried send reuses it and sends nothing new */
   issue: number;
+  /** what the message tells the user: this process's own code life */
+  validForMs: number;
 }
 
 interface Context {
@@ -140,6 +142,7 @@ export const registrationMachine = setup({
               channel: context.channel!,
               contactId: context.contactId!,
               issue: context.codesIssued,
+              validForMs: context.settings.otpTtlMs,
             }),
             onDone: {
               target: 'awaitingCode',

@@ -14,11 +14,23 @@ export interface WorkerSetup {
 
 let runtimeInstalled = false;
 
-export async function createWorker({ address, deps, workflowBundlePath }: WorkerSetup): Promise<Worker> {
+/**
+ * The SDK's own lines (workflow and activity failures, worker state) go through the service's
+ * logger, so they are redacted like every other line and land where operators read the rest.
+ * Its chatter (bundler output, state changes) only when something goes wrong.
+ */
+function sdkLogger(logger: Logger, level: string): DefaultLogger {
+  return new DefaultLogger(level === 'debug' || level === 'trace' ? 'INFO' : 'WARN', (entry) => {
+    const { error, ...meta } = entry.meta ?? {};
+    logger[entry.level.toLowerCase() as Lowercase<typeof entry.level>]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
+  });
+}
+
+export async function createWorker({ address, deps, workflowBundlePath }: WorkerSetup, logger: Logger): Promise<Worker> {
   const { config } = deps;
   if (!runtimeInstalled) {
-    // The SDK's own chatter (bundler output, state changes) only when something goes wrong.
-    Runtime.install({ logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'INFO' : 'WARN') });
+    // One runtime per process: the first worker's logger serves every later one.
+    Runtime.install({ logger: sdkLogger(logger, config.logLevel) });
     runtimeInstalled = true;
   }
   const connection = await NativeConnection.connect({ address, tls: config.temporal.tls ? {} : undefined, apiKey: config.temporal.apiKey });
@@ -55,7 +67,7 @@ export async function superviseWorker(setup: WorkerSetup, logger: Logger): Promi
   let replacing = false;
 
   const launch = async (): Promise<void> => {
-    const next = await createWorker(setup);
+    const next = await createWorker(setup, logger);
     worker = next;
     const run = next.run().catch((error: unknown) => {
       if (!stopping) logger.error({ err: error }, 'il worker Temporal si è fermato per un errore');

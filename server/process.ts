@@ -69,10 +69,11 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
       }
     },
 
-    async start(req: Request, input: unknown): Promise<ProcessView> {
+    /** Starts the subject's process, or finds it running (started: false, and nothing audited). */
+    async start(req: Request, input: unknown): Promise<{ started: boolean; view: ProcessView }> {
       // A brand-new process is in its machine's initial state: no need to ask a workflow
       // whose first task may still be running.
-      let current = initialView(options.definition, input, Date.now());
+      const current = initialView(options.definition, input, Date.now());
       try {
         await ctx.temporal.workflow.start(options.workflowType, {
           workflowId: options.workflowId(session(req).subjectId),
@@ -83,10 +84,10 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
       } catch (error) {
         // A double click, or a second tab, finds the process already running.
         if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-        current = await view(req);
+        return { started: false, view: await view(req) };
       }
       await record(req, options.audit.started, { state: current.state });
-      return current;
+      return { started: true, view: current };
     },
 
     /** Sends one step; answers 2xx with the view, or throws the process's own 4xx. */

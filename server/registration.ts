@@ -68,7 +68,8 @@ export function registrationRouter(ctx: AppContext): Router {
     if (lockedMs > 0) {
       throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: Math.ceil(lockedMs / 1000) });
     }
-    res.status(201).json({ view: await registration.start(req, input) });
+    const { started, view } = await registration.start(req, input);
+    res.status(started ? 201 : 200).json({ view });
   });
 
   router.get('/', async (req, res) => {

@@ -96,7 +96,7 @@ describe('registration activities, retried and raced as Temporal may run them', 
     const member = await provisionMember(stack);
     const contactId = await contactOf(member, 'mobile');
     const attempt = run();
-    const input = { subjectId: member.id, channel: 'sms' as const, contactId, issue: 1 };
+    const input = { subjectId: member.id, channel: 'sms' as const, contactId, issue: 1, validForMs: 120_000 };
     const raced = await settled([1, 2, 3].map(() => attempt().run(activities.sendRegistrationCode, input)));
     const hashes = new Set(raced.flatMap((r) => (r.status === 'fulfilled' ? [(r.value as { codeHash: string }).codeHash] : [])));
     expect(hashes.size).toBe(1);
@@ -104,6 +104,8 @@ describe('registration activities, retried and raced as Temporal may run them', 
     const retried: { codeHash: string } = await attempt().run(activities.sendRegistrationCode, input);
     expect(hashes.has(retried.codeHash)).toBe(true);
     expect(stack.captures!.list(member.mobile)).toHaveLength(1);
+    // The message states the process's own code life, whatever this worker's configuration says.
+    expect(stack.captures!.list(member.mobile)[0]!.text).toContain('È valido 2 minuti.');
     expect((await account(member)).audits).toBe(1);
 
     // The next issue of the same run is a new code.
@@ -123,7 +125,7 @@ describe('registration activities, retried and raced as Temporal may run them', 
     for (const c of cases) {
       const attempt = run();
       for (const activity of [
-        () => attempt().run(activities.sendRegistrationCode, { subjectId: member.id, ...c, issue: 1 }),
+        () => attempt().run(activities.sendRegistrationCode, { subjectId: member.id, ...c, issue: 1, validForMs: 300_000 }),
         () => attempt().run(activities.registerSecureChannel, { subjectId: member.id, ...c }),
       ]) {
         const failure = await activity().catch((error: unknown) => error);
@@ -181,7 +183,7 @@ describe('registration activities, retried and raced as Temporal may run them', 
         await client.query(`insert into one_time_codes (key, subject_id, code_hash) values ($1, $2, 'hash-of-the-other-attempt')`, [key, member.id]);
         await outbox.enqueue(client, { key, subjectId: member.id, channel: 'sms', to: member.mobile, message: { subject: 'OTP', text: 'codice 111111' } });
       },
-      () => attempt().run(activities.sendRegistrationCode, { subjectId: member.id, channel: 'sms' as const, contactId, issue: 1 }),
+      () => attempt().run(activities.sendRegistrationCode, { subjectId: member.id, channel: 'sms' as const, contactId, issue: 1, validForMs: 300_000 }),
     );
     expect(outcome).toEqual({ status: 'fulfilled', value: { codeHash: 'hash-of-the-other-attempt' } });
     expect(stack.captures!.list(member.mobile).map((m) => m.text)).toEqual([expect.stringContaining('111111')]);

@@ -36,13 +36,19 @@ describe('registration API: every refusal is a clear 4xx and changes nothing', (
     expect(res.body.error).toBe('process_not_found');
   });
 
-  it('starts once, shows masked contacts, and GET returns the same view', async () => {
+  it('starts once (a second POST answers 200 with the running process, audited once), shows masked contacts, and GET returns the same view', async () => {
     const { member, browser, view } = await started();
     expect(view).toMatchObject({ state: 'choosingChannel', status: 'active', nextSteps: ['channel.choose'], attemptsLeft: 3, codeExpiresAt: null });
     expect(JSON.stringify(view)).not.toContain(member.email);
     expect(view.contacts.map((c: { masked: string }) => c.masked)).toContain(`${member.email.slice(0, 2)}${'*'.repeat(14)}@example.it`);
+    const handle = stack.client.workflow.getHandle(`registration-${member.id}`);
+    const { runId } = await handle.describe();
     const again = await browser.post('/api/registration');
-    expect(again.status).toBe(201);
+    expect(again.status).toBe(200);
+    expect(again.body.view).toEqual(view);
+    expect((await handle.describe()).runId).toBe(runId);
+    const audited = await stack.pool.query(`select 1 from audit_events where subject_id = $1 and event = 'registration_started'`, [member.id]);
+    expect(audited.rowCount).toBe(1);
     expect((await browser.get('/api/registration')).body.view).toEqual(view);
   });
 
@@ -156,6 +162,9 @@ describe('registration when a message or a contact fails it', () => {
     expect(failures.length).toBeGreaterThan(0);
     expect(failures.every((f) => f.encodedAttributes?.data?.length)).toBe(true);
     expect(JSON.stringify(history)).not.toContain('non-valido');
+    // The worker's own report of the failed delivery is in the service's log, not on a console of its own.
+    const reported = stack.logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.activityType === 'sendRegistrationCode' && l.workflowId === `registration-${member.id}`);
+    expect(reported.length).toBeGreaterThan(0);
   });
 
   it('answers 503 registration_failed, and goes back to choosing a channel, when the contact can no longer take the channel at the last step', async () => {

@@ -24,7 +24,7 @@ describe('registration machine, alone, with a simulated clock', () => {
     expect(m.state()).toBe('choosingChannel');
     expect(await m.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' })).toBeUndefined();
     expect(m.state()).toBe('codeIssued.awaitingCode');
-    expect(m.calls).toEqual([{ actor: 'sendCode', input: { subjectId: 'subject-1', channel: 'sms', contactId: 'mobile-1', issue: 1 } }]);
+    expect(m.calls).toEqual([{ actor: 'sendCode', input: { subjectId: 'subject-1', channel: 'sms', contactId: 'mobile-1', issue: 1, validForMs: 300_000 } }]);
     expect(await m.send({ type: 'code.submit', codeHash: CODE })).toEqual({ code: 'registered' });
     expect(m.state()).toBe('registered');
     expect(m.calls.at(-1)).toEqual({ actor: 'registerChannel', input: { subjectId: 'subject-1', channel: 'sms', contactId: 'mobile-1' } });

@@ -182,6 +182,8 @@ describe('registration workflow on a real Temporal server', () => {
     expect(text).not.toContain(code);
     expect(text).not.toContain(password);
     expect(text).not.toContain(member.mobile);
-    expect(stack.logLines.join('\n')).not.toContain(code);
+    const logged = stack.logLines.join('\n');
+    expect(logged).not.toContain(code);
+    expect(logged).not.toContain(password);
   });
 });

@@ -28,8 +28,11 @@ export const viewQuery = defineQuery<ProcessView>('view');
 
 export const STEP_NOT_ALLOWED = 'StepNotAllowed';
 
-/** Each of the machine's named actors, run as a Temporal activity. */
-export type Effects = Record<string, (input: never) => Promise<unknown>>;
+/** The names of the actors a machine leaves to its host. */
+type ActorNames<M extends AnyStateMachine> = keyof NonNullable<NonNullable<Parameters<M['provide']>[0]>['actors']>;
+
+/** Each of the machine's named actors, run as a Temporal activity: all of them, and no other. */
+export type Effects<M extends AnyStateMachine> = Record<ActorNames<M>, (input: never) => Promise<unknown>>;
 
 /**
  * Runs one process machine inside a Temporal workflow until it reaches a final state.
@@ -39,7 +42,7 @@ export type Effects = Record<string, (input: never) => Promise<unknown>>;
 export async function hostProcess<M extends AnyStateMachine>(
   definition: ProcessDefinition<M>,
   input: InputFrom<M>,
-  effects: Effects,
+  effects: Effects<M>,
 ): Promise<{ state: string }> {
   let inFlight = 0;
   const actors = Object.fromEntries(
