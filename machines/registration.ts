@@ -1,4 +1,4 @@
-import { assign, emit, fromPromise, setup } from 'xstate';
+import { assign, emit, fromPromise, not, setup } from 'xstate';
 import { timingSafeEqualText } from './rules/constantTime.js';
 import type { Outcome, ProcessDefinition, Stamped } from './process.js';
 
@@ -100,6 +100,8 @@ export const registrationMachine = setup({
     codeMatches: ({ context, event }) =>
       event.type === 'code.submit' && typeof event.codeHash === 'string' && context.codeHash !== undefined && timingSafeEqualText(event.codeHash, context.codeHash),
     attemptsRemainAfterThisOne: ({ context }) => context.attemptsLeft > 1,
+    // The timer ends the code's life too; this holds for a step that arrives with it.
+    codeStillValid: ({ context, event }) => context.codeRequestedAt !== undefined && event.at < context.codeRequestedAt + context.settings.otpTtlMs,
   },
   delays: {
     codeLifetime: ({ context }) => context.settings.otpTtlMs,
@@ -130,7 +132,12 @@ export const registrationMachine = setup({
     codeIssued: {
       entry: 'forgetOldCode',
       after: { codeLifetime: 'codeExpired' },
-      on: { 'code.regenerate': { actions: 'reportStillValid' } },
+      on: {
+        'code.regenerate': [
+          { guard: 'codeStillValid', actions: 'reportStillValid' },
+          { target: 'codeIssued', reenter: true, actions: 'restartCodeClock' },
+        ],
+      },
       initial: 'sendingCode',
       states: {
         sendingCode: {
@@ -157,6 +164,7 @@ export const registrationMachine = setup({
         awaitingCode: {
           on: {
             'code.submit': [
+              { guard: not('codeStillValid'), target: '#registration.codeExpired', actions: { type: 'reportOutcome', params: { code: 'otp_expired' } } },
               { guard: 'codeMatches', target: '#registration.registering' },
               {
                 guard: 'attemptsRemainAfterThisOne',

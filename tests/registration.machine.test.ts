@@ -70,6 +70,21 @@ describe('registration machine, alone, with a simulated clock', () => {
     expect(m.calls.filter((c) => c.actor === 'sendCode').map((c) => (c.input as { issue: number }).issue)).toEqual([1, 2]);
   });
 
+  it('holds the code life exactly for a step that arrives at its end, before the timer fired', async () => {
+    const submit = start();
+    await submit.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' });
+    expect(await submit.send({ type: 'code.submit', codeHash: CODE, at: settings.otpTtlMs })).toEqual({ code: 'otp_expired' });
+    expect(submit.state()).toBe('codeExpired');
+
+    const regenerate = start();
+    await regenerate.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' });
+    expect(await regenerate.send({ type: 'code.regenerate', at: settings.otpTtlMs - 1 })).toEqual({ code: 'otp_still_valid', retryAfter: 1 });
+    expect(await regenerate.send({ type: 'code.regenerate', at: settings.otpTtlMs })).toBeUndefined();
+    expect(regenerate.state()).toBe('codeIssued.awaitingCode');
+    expect(regenerate.calls.filter((c) => c.actor === 'sendCode').map((c) => (c.input as { issue: number }).issue)).toEqual([1, 2]);
+    expect(registration.view(regenerate.snapshot() as never).codeExpiresAt).toBe(new Date(2 * settings.otpTtlMs).toISOString());
+  });
+
   it('abandons after the idle limit without a step, while choosing or after expiry', async () => {
     const idle = start();
     await idle.advance(settings.idleMs - 1);
@@ -113,13 +128,18 @@ describe('registration machine, alone, with a simulated clock', () => {
   });
 });
 
+/** A step stamped after its code's life, before the timer said so: replayed as now + the code life. */
+const LATE = Number.MAX_SAFE_INTEGER;
+
 /** Every event the machine can meet, including its actors' answers and its timers firing. */
 const graphEvents = [
   { type: 'channel.choose', channel: 'sms', contactId: 'mobile-1', at: 0 },
   { type: 'channel.choose', channel: 'email', contactId: 'mobile-1', at: 0 },
   { type: 'code.submit', codeHash: CODE, at: 0 },
   { type: 'code.submit', codeHash: 'wrong', at: 0 },
+  { type: 'code.submit', codeHash: CODE, at: LATE },
   { type: 'code.regenerate', at: 0 },
+  { type: 'code.regenerate', at: LATE },
   { type: 'xstate.done.actor.sendCode', output: { codeHash: CODE } },
   { type: 'xstate.error.actor.sendCode', error: new Error('undeliverable') },
   { type: 'xstate.done.actor.registerChannel' },
@@ -164,7 +184,9 @@ describe('registration machine, every path', () => {
         } else if (type.startsWith('xstate.after.idleLimit')) {
           await m.advance(settings.idleMs);
         } else {
-          await m.send(event as never);
+          // graph events are stamped 0 or LATE; on the live actor, the clock's time (or past the code's life)
+          const { at, ...step } = event as { at: number; type: string };
+          await m.send({ ...step, at: at === LATE ? m.clock.now() + settings.otpTtlMs : m.clock.now() });
         }
       }
       expect(m.state(), path.steps.map((s) => s.event.type).join(' → ')).toBe(stateName(path.state.value));

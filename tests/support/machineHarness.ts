@@ -9,7 +9,7 @@ export interface Harness {
   actor: ReturnType<typeof createActor<AnyStateMachine>>;
   clock: SimulatedClock;
   outcomes: Outcome[];
-  /** events carry the clock's time, as the workflow host stamps them */
+  /** events carry the clock's time, as the workflow host stamps them, unless they bring their own */
   send(event: { type: string } & Record<string, unknown>): Promise<Outcome | undefined>;
   advance(ms: number): Promise<void>;
   state(): string;
@@ -48,7 +48,7 @@ export function runMachine(machine: AnyStateMachine, input: unknown, script: Act
     calls,
     async send(event) {
       const before = outcomes.length;
-      actor.send({ ...event, at: clock.now() });
+      actor.send({ at: clock.now(), ...event });
       await settle();
       return outcomes.length > before ? outcomes.at(-1) : undefined;
     },
