@@ -47,7 +47,7 @@ export async function changePassword(
   );
   const row = rows[0]!;
   const lockSeconds = Math.ceil(policy.lockForMs / 1000);
-  const reserved = await reserveAccountAttempt(pool, subjectId);
+  const reserved = await reserveAccountAttempt(pool, subjectId, policy.lockForMs);
   if (reserved.lockedFor > 0) return { ok: false, reason: 'account_locked', retryAfter: reserved.lockedFor };
   if (reserved.attempt > policy.lockAfter) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
   if (!(await hasher.verify(row.hash, input.currentPassword))) {
@@ -77,38 +77,47 @@ export async function changePassword(
   return { ok: true };
 }
 
-export type PinResult =
-  | { ok: true; channel: 'email' | 'sms'; masked: string }
-  | { ok: false; reason: 'secure_channel_required' }
-  | { ok: false; reason: 'delivery_failed' };
+export interface SecureChannel {
+  channel: 'email' | 'sms';
+  kind: ContactKind;
+  value: string;
+}
 
-/** A new PIN dispositivo: 8 digits from the CSPRNG, stored hashed, sent only over the secure channel. */
-export async function generatePin({ pool, hasher, outbox }: AccountDeps, subjectId: string, request: RequestContext): Promise<PinResult> {
-  const { rows } = await pool.query<{ channel: 'email' | 'sms'; kind: ContactKind; value: string }>(
+/** The subject's registered secure channel and the contact it goes to, if any. */
+export async function secureChannelOf(pool: pg.Pool, subjectId: string): Promise<SecureChannel | undefined> {
+  const { rows } = await pool.query<SecureChannel>(
     'select sc.channel, c.kind, c.value from secure_channels sc join contacts c on c.id = sc.contact_id where sc.subject_id = $1',
     [subjectId],
   );
-  const channel = rows[0];
-  if (!channel) return { ok: false, reason: 'secure_channel_required' };
+  return rows[0];
+}
+
+export type PinResult = { ok: true; channel: 'email' | 'sms'; masked: string } | { ok: false; reason: 'delivery_failed' };
+
+/**
+ * A new PIN dispositivo: 8 digits from the CSPRNG, sent over the secure channel, and stored
+ * hashed only once the provider has taken it: until then the previous PIN stays the valid one.
+ */
+export async function generatePin({ pool, hasher, outbox }: AccountDeps, subjectId: string, channel: SecureChannel, request: RequestContext): Promise<PinResult> {
   const pin = String(randomInt(0, 100_000_000)).padStart(8, '0');
   const hash = await hasher.hash(pin);
   const key = `pin/${subjectId}/${randomUUID()}`;
+  // Not relayed later: a failed delivery is answered 502 and the user asks for a new PIN.
+  await outbox.enqueue(pool, { key, subjectId, channel: channel.channel, to: channel.value, message: templates.pin(pin), redeliver: false });
+  try {
+    await outbox.deliver(key);
+  } catch {
+    await audit(pool, { ...request, subjectId, event: 'pin_delivery_failed', details: { channel: channel.channel } });
+    return { ok: false, reason: 'delivery_failed' };
+  }
   await transaction(pool, async (client) => {
     await client.query(
       `insert into pins (subject_id, hash, created_at) values ($1, $2, now())
        on conflict (subject_id) do update set hash = excluded.hash, created_at = now()`,
       [subjectId, hash],
     );
-    // Not relayed later: a failed delivery is answered 502 and the user asks for a new PIN.
-    await outbox.enqueue(client, { key, subjectId, channel: channel.channel, to: channel.value, message: templates.pin(pin), redeliver: false });
     await audit(client, { ...request, subjectId, event: 'pin_generated', details: { channel: channel.channel } });
   });
-  try {
-    await outbox.deliver(key);
-  } catch {
-    // The new PIN never reached the subject: the user asks again (the message stays recorded, never sent).
-    return { ok: false, reason: 'delivery_failed' };
-  }
   return { ok: true, channel: channel.channel, masked: maskContact(channel.kind, channel.value) };
 }
 

@@ -9,6 +9,7 @@ export type AuditEventName =
   | 'password_changed'
   | 'password_rehashed'
   | 'pin_generated'
+  | 'pin_delivery_failed'
   | 'sessions_ended'
   | 'registration_started'
   | 'registration_step'

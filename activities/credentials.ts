@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { hash, verify } from '@node-rs/argon2';
+import { hash, hashSync, verify } from '@node-rs/argon2';
 import type pg from 'pg';
 import type { Config } from '../runtime/config.js';
 import { PASSWORD_HISTORY_DEPTH } from '../machines/rules/passwordPolicy.js';
@@ -10,12 +10,17 @@ import { PASSWORD_HISTORY_DEPTH } from '../machines/rules/passwordPolicy.js';
  */
 export class PasswordHasher {
   private readonly options;
-  /** hash of nothing anybody knows: an unknown username is verified against it, so it costs the same time */
-  private dummy?: Promise<string>;
+  /**
+   * Hash of nothing anybody knows: an unknown username is verified against it, so it costs the
+   * same time. Made here, once (one hash at start): made at the first unknown username, it
+   * would cost that login a hash as well.
+   */
+  private readonly dummy: string;
 
   constructor(params: Config['argon2']) {
     // 2 is Algorithm.Argon2id: a const enum, which isolated modules cannot read.
     this.options = { algorithm: 2 as const, memoryCost: params.memoryCost, timeCost: params.timeCost, parallelism: params.parallelism };
+    this.dummy = hashSync(`nessuno-${randomInt(1e9)}`, this.options);
   }
 
   hash(password: string): Promise<string> {
@@ -31,8 +36,7 @@ export class PasswordHasher {
   }
 
   async verifyAgainstNothing(password: string): Promise<false> {
-    this.dummy ??= this.hash(`nessuno-${randomInt(1e9)}`);
-    await this.verify(await this.dummy, password);
+    await this.verify(this.dummy, password);
     return false;
   }
 

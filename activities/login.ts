@@ -3,6 +3,7 @@ import { afterFailure, type ThrottlePolicy } from '../machines/rules/loginThrott
 import type { AccountState } from '../machines/rules/requiredActions.js';
 import { audit } from './audit.js';
 import type { PasswordHasher } from './credentials.js';
+import { addressKey, countHitSql } from './rateLimit.js';
 import { sessionId, newSessionToken } from './sessions.js';
 import { DISPLAY_NAME, type Subject } from './subjects.js';
 
@@ -47,12 +48,17 @@ interface LoginRow {
 
 /**
  * Counts one more attempt on an account's counter, unless it is locked (then it only reports
- * for how long). keySql is a query giving the counter's key.
+ * for how long). keySql is a query giving the counter's key; forgetAfterMs, the placeholder of
+ * how old a last failure may be before the count starts again (the lock's length: a few typos
+ * months apart must not lock an account).
  */
-const reserveAttempt = (keySql: string) => `
+const reserveAttempt = (keySql: string, forgetAfterMs: string) => `
     insert into login_throttle (key, failures, last_failure_at) select key, 1, now() from (${keySql}) as k (key)
     on conflict (key) do update set
-      failures = case when login_throttle.locked_until > now() then login_throttle.failures else login_throttle.failures + 1 end,
+      failures = case
+        when login_throttle.locked_until > now() then login_throttle.failures
+        when login_throttle.last_failure_at <= now() - make_interval(secs => ${forgetAfterMs}::double precision / 1000) then 1
+        else login_throttle.failures + 1 end,
       last_failure_at = now()
     returning failures as attempt, greatest(coalesce(ceil(extract(epoch from (locked_until - now())))::int, 0), 0) as "lockedFor"`;
 
@@ -78,14 +84,8 @@ const RESERVE = `
   keyed as (
     select coalesce('subject:' || (select id from subject), 'unknown:' || upper(typed.username)) as key from typed
   ),
-  attempt as (${reserveAttempt('select key from keyed')}),
-  address as (
-    insert into rate_limits (bucket, window_start, hits) values ($2, now(), 1)
-    on conflict (bucket) do update set
-      hits = case when rate_limits.window_start + make_interval(secs => $3::double precision / 1000) <= now() then 1 else rate_limits.hits + 1 end,
-      window_start = case when rate_limits.window_start + make_interval(secs => $3::double precision / 1000) <= now() then now() else rate_limits.window_start end
-    returning hits, greatest(ceil(extract(epoch from (window_start + make_interval(secs => $3::double precision / 1000) - now())))::int, 1) as retry_after
-  )
+  attempt as (${reserveAttempt('select key from keyed', '$4')}),
+  address as (${countHitSql('$2', '$3')})
   select subject.id, subject.kind, subject.codice_fiscale as "codiceFiscale", subject.matricola, subject.username,
          subject.display_name as "displayName", subject.hash, subject.must_change as "mustChange",
          subject.changed_at as "passwordChangedAt", coalesce(subject.has_channel, false) as "hasSecureChannel",
@@ -93,9 +93,11 @@ const RESERVE = `
          address.hits as "addressAttempts", address.retry_after as "addressRetryAfter"
   from keyed left join subject on true, attempt, address`;
 
-const RELEASE = `
-  with account as (update login_throttle set failures = greatest(failures - 1, 0) where key = $1 and not coalesce(locked_until > now(), false))
-  update rate_limits set hits = greatest(hits - 1, 0) where bucket = $2`;
+/** A refusal before any password check: both attempts given back, and the refusal audited. */
+const REFUSE = `
+  with account as (update login_throttle set failures = greatest(failures - 1, 0) where key = $1 and not coalesce(locked_until > now(), false)),
+  address as (update rate_limits set hits = greatest(hits - 1, 0) where bucket = $2)
+  insert into audit_events (subject_id, event, ip, request_id, details) values ($3, 'login_failed', $4, $5, $6)`;
 
 /**
  * A successful login in one statement: both attempts given back, the session opened and the
@@ -116,9 +118,13 @@ const SUCCEED = `
  * For other checks of a known account's password (the current one, when changing it): the
  * attempt is reserved before argon2 runs, as at login, so parallel guesses cannot outrun the lock.
  */
-export async function reserveAccountAttempt(db: pg.Pool, subjectId: string): Promise<{ key: string; attempt: number; lockedFor: number }> {
+export async function reserveAccountAttempt(
+  db: pg.Pool,
+  subjectId: string,
+  forgetAfterMs: number,
+): Promise<{ key: string; attempt: number; lockedFor: number }> {
   const key = `subject:${subjectId}`;
-  const { rows } = await db.query<{ attempt: number; lockedFor: number }>(reserveAttempt('select $1::text'), [key]);
+  const { rows } = await db.query<{ attempt: number; lockedFor: number }>(reserveAttempt('select $1::text', '$2'), [key, forgetAfterMs]);
   return { key, ...rows[0]! };
 }
 
@@ -127,13 +133,14 @@ export async function lock(db: pg.Pool, key: string, forMs: number): Promise<voi
 }
 
 export async function authenticate({ pool, hasher, policy, ip }: LoginDeps, attempt: LoginAttempt): Promise<LoginResult> {
-  const addressBucket = `login-failures:${attempt.ip}`;
+  const addressBucket = `login-failures:${addressKey(attempt.ip)}`;
   const lockSeconds = Math.ceil(policy.lockForMs / 1000);
-  const { rows } = await pool.query<LoginRow>(RESERVE, [attempt.username, addressBucket, ip.windowMs]);
+  const { rows } = await pool.query<LoginRow>(RESERVE, [attempt.username, addressBucket, ip.windowMs, policy.lockForMs]);
   const row = rows[0]!;
   // A refusal made before any password is checked is no guess: both reservations go back.
-  const refuse = async (result: LoginResult) => {
-    await pool.query(RELEASE, [row.throttleKey, addressBucket]);
+  const refuse = async (result: LoginResult & { ok: false }) => {
+    const details = { refused: result.reason, ...(row.id ? {} : { unknownUsername: true }) };
+    await pool.query(REFUSE, [row.throttleKey, addressBucket, row.id, attempt.ip, attempt.requestId, details]);
     return result;
   };
   if (row.lockedFor > 0) return refuse({ ok: false, reason: 'account_locked', retryAfter: row.lockedFor });

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import { audit } from './audit.js';
 import { transaction, type ActivityDeps } from './deps.js';
 import { templates } from './templates.js';
@@ -8,6 +9,13 @@ export interface ExpiringPassword {
 }
 
 const italianDate = new Intl.DateTimeFormat('it-IT', { timeZone: 'Europe/Rome', day: '2-digit', month: '2-digit', year: 'numeric' });
+
+/**
+ * Contacts a reminder may go to (`k`): a certified e-mail or PEC address, or the certified
+ * mobile of an SMS secure channel. Never an uncertified contact: it may not be the subject's.
+ */
+const REMINDER_CONTACTS = `contacts k left join secure_channels sc on sc.contact_id = k.id
+  where k.certified and (k.kind in ('email', 'pec') or sc.channel = 'sms')`;
 
 export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps) {
   const { maxAgeMs, expiryNoticeMs } = config.password;
@@ -20,7 +28,7 @@ export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps)
          where not c.must_change
            and c.changed_at + make_interval(secs => $1::double precision / 1000) between now() and now() + make_interval(secs => $2::double precision / 1000)
            and not exists (select 1 from password_expiry_notices n where n.subject_id = c.subject_id and n.password_changed_at = c.changed_at)
-           and exists (select 1 from contacts k where k.subject_id = c.subject_id)
+           and exists (select 1 from ${REMINDER_CONTACTS} and k.subject_id = c.subject_id)
          order by c.changed_at
          limit 1000`,
         [maxAgeMs, expiryNoticeMs],
@@ -28,14 +36,18 @@ export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps)
       return rows;
     },
 
-    /** One message per password to a certified contact first, e-mail before PEC before SMS: the notice row is the guard. */
+    /**
+     * One message per password, the notice row its guard: e-mail first (the secure channel's
+     * address, then e-mail before PEC), else the SMS secure channel. A message the provider
+     * refuses stays in the outbox for the relay, so it holds up neither the next subject nor the run.
+     */
     async sendPasswordExpiryNotice({ subjectId, changedAt }: ExpiringPassword): Promise<void> {
       const key = `password-expiry/${subjectId}/${changedAt}`;
       const expiresOn = italianDate.format(new Date(Date.parse(changedAt) + maxAgeMs));
       const queued = await transaction(pool, async (client) => {
         const { rows } = await client.query<{ kind: 'email' | 'pec' | 'mobile'; value: string }>(
-          `select kind, value from contacts where subject_id = $1
-           order by certified desc, (kind = 'mobile'), (kind = 'pec'), created_at limit 1`,
+          `select k.kind, k.value from ${REMINDER_CONTACTS} and k.subject_id = $1
+           order by (k.kind = 'mobile'), (sc.contact_id is null), (k.kind = 'pec'), k.created_at limit 1`,
           [subjectId],
         );
         const contact = rows[0];
@@ -51,7 +63,12 @@ export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps)
         }
         return true;
       });
-      if (queued) await outbox.deliver(key);
+      // The provider's error may quote the address: only its name goes to the log.
+      if (queued) {
+        await outbox.deliver(key).catch((error: unknown) =>
+          Context.current().log.warn('promemoria di scadenza password non consegnato: lo consegnerà il relay', { key, error: (error as Error)?.name }),
+        );
+      }
     },
   };
 }

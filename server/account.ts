@@ -1,6 +1,6 @@
 import { Router, type Response } from 'express';
 import { z } from 'zod';
-import { changePassword, generatePin, profile, type AccountDeps } from '../activities/account.js';
+import { changePassword, generatePin, profile, secureChannelOf, type AccountDeps } from '../activities/account.js';
 import { audit } from '../activities/audit.js';
 import { authenticate } from '../activities/login.js';
 import { hit } from '../activities/rateLimit.js';
@@ -101,16 +101,16 @@ export function accountRouter(ctx: AppContext): Router {
 
   router.post('/me/pin', requireSession(), async (req, res) => {
     const s = session(req);
+    // Checked first: a request that cannot send a PIN does not spend the budget.
+    const channel = await secureChannelOf(ctx.pool, s.subjectId);
+    if (!channel) throw new HttpError(409, 'secure_channel_required', 'Per ricevere il PIN dispositivo registra prima un canale sicuro.');
     // Each PIN is a message to the subject and voids the previous one: a budget per hour.
     const { hits, retryAfter } = await hit(ctx.pool, `pin-requests:${s.subjectId}`, 3_600_000);
     if (hits > ctx.config.pinRequestsPerHour) {
       res.set('retry-after', String(retryAfter));
       throw new HttpError(429, 'too_many_requests', 'Troppe richieste di un nuovo PIN. Riprova più tardi.', { retryAfter });
     }
-    const result = await generatePin(deps, s.subjectId, requestOf(req));
-    if (!result.ok && result.reason === 'secure_channel_required') {
-      throw new HttpError(409, 'secure_channel_required', 'Per ricevere il PIN dispositivo registra prima un canale sicuro.');
-    }
+    const result = await generatePin(deps, s.subjectId, channel, requestOf(req));
     if (!result.ok) throw new HttpError(502, 'delivery_failed', 'Non è stato possibile inviare il nuovo PIN. Riprova tra qualche minuto.');
     res.status(202).json({ deliveredTo: { channel: result.channel, masked: result.masked } });
   });

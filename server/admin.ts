@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { audit } from '../activities/audit.js';
 import { setPassword } from '../activities/credentials.js';
 import { upsertSubject } from '../activities/subjects.js';
-import { isValidCodiceFiscale, normalizeCodiceFiscale } from '../machines/rules/codiceFiscale.js';
+import { CODICE_FISCALE_SHAPE, isValidCodiceFiscale, normalizeCodiceFiscale } from '../machines/rules/codiceFiscale.js';
 import { checkPassword, describeViolations } from '../machines/rules/passwordPolicy.js';
 import type { AppContext } from './context.js';
 import { HttpError, parseBody } from './errors.js';
@@ -39,6 +39,12 @@ const codiceFiscale = z
   .transform(normalizeCodiceFiscale)
   .refine(isValidCodiceFiscale, 'codice fiscale non valido (forma o carattere di controllo)');
 const name = z.string().trim().min(1).max(100);
+// Login takes a matricola, a codice fiscale or a company username in one field: a username
+// must not look like the other two (a leading letter already rules out a matricola).
+const companyUsername = z
+  .string()
+  .regex(/^[a-zA-Z][a-zA-Z0-9._-]{3,49}$/, 'da 4 a 50 caratteri: lettere, cifre, punto, trattino')
+  .refine((v) => !CODICE_FISCALE_SHAPE.test(v.toUpperCase()), 'non può avere la forma di un codice fiscale');
 const common = { contacts: z.array(contact).max(10).default([]), initialPassword: z.string().max(256).optional() };
 
 const subjectBody = z.discriminatedUnion('kind', [
@@ -46,7 +52,7 @@ const subjectBody = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('adherent'), codiceFiscale, codiceAderente: z.string().regex(/^[A-Z0-9]{4,20}$/i), firstName: name, lastName: name, ...common }),
   z.object({
     kind: z.literal('company'),
-    username: z.string().regex(/^[a-zA-Z][a-zA-Z0-9._-]{3,49}$/, 'da 4 a 50 caratteri: lettere, cifre, punto, trattino'),
+    username: companyUsername,
     companyName: name,
     vatNumber: z.string().regex(/^\d{11}$/, 'partita IVA di 11 cifre'),
     ...common,

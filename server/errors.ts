@@ -13,8 +13,11 @@ export class HttpError extends Error {
   }
 }
 
+/** zod's own Italian messages, for the problems a schema does not word itself: end users read them. */
+const italian = z.locales.it().localeError;
+
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
-  const result = schema.safeParse(body ?? {});
+  const result = schema.safeParse(body ?? {}, { error: italian });
   if (!result.success) {
     throw new HttpError(400, 'invalid_request', 'Richiesta non valida: controlla i campi indicati.', {
       fields: result.error.issues.map((i) => ({ field: i.path.join('.'), problem: i.message })),

@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { codeHash } from '../activities/codes.js';
-import { hit } from '../activities/rateLimit.js';
+import { addressKey, hit } from '../activities/rateLimit.js';
 import { registrationInput } from '../activities/registration.js';
 import { registration as definition } from '../machines/registration.js';
 import { ProcessState } from '../workflows/searchAttributes.js';
@@ -38,7 +38,7 @@ export function registrationRouter(ctx: AppContext): Router {
   const limitCodeRequests = async (subjectId: string, ip: string) => {
     const budgets: Array<[string, number]> = [
       [`otp-requests:subject:${subjectId}`, settings.otpRequestsPerHour],
-      [`otp-requests:ip:${ip}`, settings.otpRequestsPerHour * 10],
+      [`otp-requests:ip:${addressKey(ip)}`, settings.otpRequestsPerHour * 10],
     ];
     const counts = await Promise.all(budgets.map(([bucket]) => hit(ctx.pool, bucket, 3_600_000)));
     for (const [i, { hits, retryAfter }] of counts.entries()) {
@@ -87,7 +87,7 @@ export function registrationRouter(ctx: AppContext): Router {
     const s = session(req);
     const body = parseBody(code, req.body);
     // Codes typed from one address are bounded too, whichever subjects they are for.
-    const fromAddress = await hit(ctx.pool, `otp-attempts:ip:${req.ip ?? 'unknown'}`, 3_600_000);
+    const fromAddress = await hit(ctx.pool, `otp-attempts:ip:${addressKey(req.ip ?? 'unknown')}`, 3_600_000);
     if (fromAddress.hits > settings.otpRequestsPerHour * settings.otpMaxAttempts * 10) {
       throw new HttpError(429, 'too_many_requests', 'Troppi codici inviati da questo indirizzo. Riprova più tardi.', { retryAfter: fromAddress.retryAfter });
     }

@@ -26,10 +26,13 @@ declare module 'express-serve-static-core' {
 /** The CSRF token is a keyed hash of the session: nothing to store, nothing to guess. */
 export const csrfTokenFor = (ctx: AppContext, id: string) => ctx.secrets.mac('csrf', id);
 
+/** Only a developer's machine serves plain http:// to a browser. */
+const secureCookie = (ctx: AppContext) => ctx.config.env !== 'development';
+
 export function setSessionCookie(ctx: AppContext, res: Response, token: string): void {
   res.cookie(SESSION_COOKIE, token, {
     httpOnly: true,
-    secure: ctx.config.env === 'production',
+    secure: secureCookie(ctx),
     sameSite: 'lax',
     path: '/',
     maxAge: ctx.config.session.maxMs,
@@ -37,15 +40,21 @@ export function setSessionCookie(ctx: AppContext, res: Response, token: string):
 }
 
 export function clearSessionCookie(ctx: AppContext, res: Response): void {
-  res.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: ctx.config.env === 'production', sameSite: 'lax', path: '/' });
+  res.clearCookie(SESSION_COOKIE, { httpOnly: true, secure: secureCookie(ctx), sameSite: 'lax', path: '/' });
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
+ * The login needs no token: a client holding an old cookie but no token (after a reload) must
+ * be able to log in again, and its body is JSON only, which a cross-site form cannot send.
+ */
+const isLogin = (req: Request) => req.method === 'POST' && req.baseUrl + req.path === '/api/session';
+
+/**
  * Reads the session cookie, when there is one, into req.session. Sessions end after the idle
  * or absolute limit. A state-changing request made with the cookie must carry the CSRF token
- * in X-CSRF-Token: a cross-site form can send the cookie but cannot read the token.
+ * in X-CSRF-Token (the login aside): a cross-site form can send the cookie but cannot read the token.
  */
 export function loadSession(ctx: AppContext): RequestHandler {
   return async (req, _res, next) => {
@@ -68,7 +77,7 @@ export function loadSession(ctx: AppContext): RequestHandler {
     );
     const row = rows[0];
     if (!row) return next();
-    if (!SAFE_METHODS.has(req.method)) {
+    if (!SAFE_METHODS.has(req.method) && !isLogin(req)) {
       const given = req.get('x-csrf-token') ?? '';
       if (!given || !sameSecret(given, csrfTokenFor(ctx, id))) {
         return next(new HttpError(403, 'csrf_invalid', 'Richiesta non autorizzata: ricarica la pagina e riprova.'));

@@ -251,6 +251,18 @@ describe('POST /api/me/password', () => {
   });
 });
 
+describe('invalid input', () => {
+  it('words the problem of a mistyped field in Italian', async () => {
+    const res = await new Client(stack.url).post('/api/session', { username: 12345, password: 'Primo#Accesso1' });
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({
+      error: 'invalid_request',
+      message: expect.any(String),
+      fields: [{ field: 'username', problem: expect.stringMatching(/^Input non valido: atteso string, ricevuto numero$/) }],
+    });
+  });
+});
+
 describe('CSRF', () => {
   it('refuses a state-changing request with the session cookie but without the right X-CSRF-Token, and changes nothing', async () => {
     const member = await provisionMember(stack);
@@ -330,9 +342,32 @@ describe('PIN budget', () => {
     expect(limited.body).toMatchObject({ error: 'too_many_requests', retryAfter: expect.any(Number) });
     expect(stack.captures!.list(member.mobile).filter((m) => pinIn(m.text))).toHaveLength(stack.config.pinRequestsPerHour);
   });
+
+  it('answers 409 to a subject without a secure channel without spending its budget', async () => {
+    const { member, client } = await activeMember();
+    for (let i = 0; i <= stack.config.pinRequestsPerHour; i++) expect((await client.post('/api/me/pin')).status).toBe(409);
+    await registerSmsChannel(member);
+    expect((await client.post('/api/me/pin')).status).toBe(202);
+  });
 });
 
 describe('PIN delivery', () => {
+  it('keeps the previous PIN when the new one cannot be delivered, and audits the failure instead of a new PIN', async () => {
+    const { member, client } = await activeMember();
+    await registerSmsChannel(member);
+    expect((await client.post('/api/me/pin')).status).toBe(202);
+    const pin = pinIn((await stack.captures!.waitFor(member.mobile, (m) => pinIn(m.text) !== undefined)).text)!;
+    const pinHash = async () => (await stack.pool.query<{ hash: string }>('select hash from pins where subject_id = $1', [member.id])).rows[0]!.hash;
+    const before = await pinHash();
+
+    await stack.pool.query(`update contacts set value = '+39-non-valido' where subject_id = $1 and kind = 'mobile'`, [member.id]);
+    expect((await client.post('/api/me/pin')).status).toBe(502);
+    expect(await pinHash()).toBe(before);
+    expect(await verify(before, pin)).toBe(true);
+    expect(await auditEvents(member.id, 'pin_generated')).toBe(1);
+    expect(await auditEvents(member.id, 'pin_delivery_failed')).toBe(1);
+  });
+
   it('answers 502 delivery_failed, not 500, when the provider refuses the message', async () => {
     const { member, client } = await activeMember();
     // A number Twilio's API refuses: only a registry fault could leave one behind.
@@ -418,5 +453,43 @@ describe('password-expiry reminders', () => {
     const notices = await stack.pool.query('select 1 from password_expiry_notices where subject_id = $1', [member.id]);
     expect(notices.rowCount).toBe(1);
     expect(await auditEvents(member.id, 'password_expiry_notice_sent')).toBe(1);
+  });
+});
+
+describe('password age', () => {
+  const MAX_AGE_MS = 3_000;
+  let shortLived: TestStack;
+  beforeAll(async () => {
+    shortLived = await startTestStack({ PASSWORD_MAX_AGE: `${MAX_AGE_MS}ms` });
+  });
+  afterAll(async () => {
+    await shortLived?.stop();
+  });
+
+  it('requires a password change once PASSWORD_MAX_AGE has passed since the last one, and not before', async () => {
+    const member = await provisionMember(shortLived);
+    const client = new Client(shortLived.url);
+    expect((await client.post('/api/session', { username: member.codiceFiscale, password: member.password })).status).toBe(200);
+    expect((await change(client, member.password, 'Nuova#Password9')).status).toBe(204);
+    const { changed_at } = await credentialsOf(member.id);
+    const expiresAt = changed_at.getTime() + MAX_AGE_MS;
+
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const asked = Date.now();
+      const me = await client.get('/api/me');
+      expect(me.status).toBe(200);
+      expect(Date.parse(me.body.passwordExpiresAt)).toBe(expiresAt);
+      if (me.body.requiredActions.includes('change_password')) {
+        expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
+        break;
+      }
+      expect(asked).toBeLessThan(expiresAt);
+      if (Date.now() > deadline) throw new Error('the password never expired');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(await client.post('/api/me/pin')).toMatchObject({ status: 403, body: { error: 'password_change_required' } });
+    const again = await new Client(shortLived.url).post('/api/session', { username: member.codiceFiscale, password: 'Nuova#Password9' });
+    expect(again.body.requiredActions).toEqual(['change_password', 'register_secure_channel']);
   });
 });

@@ -95,6 +95,17 @@ describe('POST /api/admin/subjects', () => {
     expect(await count('select count(*) from subjects where matricola = $1', [body.matricola])).toBe(0);
   });
 
+  it.each([
+    ['shaped like a codice fiscale', 'RSSMRA80A01H501U'],
+    ['shaped like a codice fiscale with omocodia letters, in lower case', 'rssmra8la01h5m1u'],
+    ['made of digits only, like a matricola', '123456'],
+  ])('answers 400 for a company username %s, which login would confuse with another subject, and writes nothing', async (_what, username) => {
+    const res = await admin.post('/api/admin/subjects', { kind: 'company', username, companyName: 'Studio Tecnico STP', vatNumber: '01234567890' }, auth);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'invalid_request', message: expect.any(String), fields: [{ field: 'username', problem: expect.any(String) }] });
+    expect(await count('select count(*) from subjects where lower(username) = lower($1)', [username])).toBe(0);
+  });
+
   it('answers 422 with every violation for an initial password that breaks the rules', async () => {
     const body = member({ initialPassword: 'corta' });
     const res = await admin.post('/api/admin/subjects', body, auth);

@@ -32,6 +32,23 @@ describe('argon2id hashing', () => {
     expect(await current.verifyAgainstNothing('Giusta#123')).toBe(false);
   });
 
+  it('makes its dummy hash when it is made: the first unknown username costs one verify, not a hash as well', async () => {
+    // CPU, not wall-clock time: argon2 runs on the thread pool of this process.
+    const params = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
+    const fresh = Array.from({ length: 6 }, () => new PasswordHasher(params));
+    const stored = await new PasswordHasher(params).hash('Giusta#123');
+    const cpuOf = async (work: (hasher: PasswordHasher) => Promise<boolean>) => {
+      const before = process.cpuUsage();
+      for (const hasher of fresh) expect(await work(hasher)).toBe(false);
+      const { user, system } = process.cpuUsage(before);
+      return user + system;
+    };
+    const wrongPassword = await cpuOf((hasher) => hasher.verify(stored, 'Sbagliata#123'));
+    const firstUnknownUsername = await cpuOf((hasher) => hasher.verifyAgainstNothing('Sbagliata#123'));
+    // Made at the first unknown username, the dummy would double its cost.
+    expect(firstUnknownUsername).toBeLessThan(wrongPassword * 1.5);
+  });
+
   it('asks for a re-hash exactly when the parameters differ from today’s', async () => {
     const older = new PasswordHasher({ memoryCost: 4096, timeCost: 1, parallelism: 1 });
     expect(current.needsRehash(await older.hash('x'))).toBe(true);

@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { verify } from '@node-rs/argon2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addressKey } from '../activities/rateLimit.js';
 import { Browser as Client, type Reply } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, randomCodiceFiscale, type TestMember } from './support/subjects.js';
@@ -43,6 +44,10 @@ afterAll(async () => {
 
 const login = (client: Client, username: string, password: string) => client.post('/api/session', { username, password });
 
+const group = () => randomBytes(2).toString('hex');
+/** The first 48 bits of an IPv6 /64 of the test's own (documentation range). */
+const site = () => `2001:db8:${group()}`;
+
 async function loggedIn(member: TestMember, password = member.password, client = new Client(stack.url)) {
   const res = await login(client, member.codiceFiscale, password);
   expect(res.status).toBe(200);
@@ -67,7 +72,7 @@ const throttleOf = async (key: string) =>
   (await stack.pool.query<{ failures: number; locked: boolean }>('select failures, coalesce(locked_until > now(), false) as locked from login_throttle where key = $1', [key])).rows[0];
 
 describe('POST /api/session', () => {
-  it('logs in by matricola and by codice fiscale in any case, with an httpOnly SameSite=Lax session cookie', async () => {
+  it('logs in by matricola and by codice fiscale in any case, with a Secure (outside development), httpOnly, SameSite=Lax session cookie', async () => {
     const member = await provisionMember(stack);
     const tokens = new Set<string>();
     for (const username of [member.matricola, member.codiceFiscale.toLowerCase(), member.codiceFiscale, ` ${member.matricola} `]) {
@@ -85,6 +90,7 @@ describe('POST /api/session', () => {
       const [pair, ...attributes] = cookies[0]!.split(';').map((part) => part.trim());
       expect(pair).toMatch(/^varco_session=[A-Za-z0-9_-]{40,}$/);
       const lowered = attributes.map((a) => a.toLowerCase());
+      expect(lowered).toContain('secure');
       expect(lowered).toContain('httponly');
       expect(lowered).toContain('samesite=lax');
       expect(lowered).toContain('path=/');
@@ -183,8 +189,8 @@ describe('POST /api/session', () => {
     // Each checked guess is a 401 (or the 200 of the right one); all the others are refused unchecked.
     expect(statuses.filter((s) => s === 401 || s === 200).length).toBeLessThanOrEqual(LOCK_AFTER);
     expect(statuses.filter((s) => s === 423).length).toBeGreaterThanOrEqual(12 - LOCK_AFTER);
-    const failed = await stack.pool.query(`select count(*)::int as n from audit_events where subject_id = $1 and event = 'login_failed'`, [member.id]);
-    expect(failed.rows[0].n).toBeLessThanOrEqual(LOCK_AFTER);
+    const checked = await stack.pool.query(`select count(*)::int as n from audit_events where subject_id = $1 and event = 'login_failed' and not details ? 'refused'`, [member.id]);
+    expect(checked.rows[0].n).toBeLessThanOrEqual(LOCK_AFTER);
   });
 
   it('keeps an account that parallel guesses locked locked: the right password is refused until the lock ends', async () => {
@@ -202,7 +208,7 @@ describe('POST /api/session', () => {
     for (let attempt = 0; attempt <= IP_MAX_FAILURES; attempt++) {
       expect((await login(client, member.codiceFiscale, member.password)).status).toBe(200);
     }
-    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${client.clientAddress}`]);
+    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${addressKey(client.clientAddress)}`]);
     expect(bucket.rows).toEqual([{ hits: 0 }]);
   });
 
@@ -221,12 +227,96 @@ describe('POST /api/session', () => {
     expect(limited.headers.get('retry-after')).toBe(String(limited.body.retryAfter));
     expect(sessionCookieOf(limited)).toBeUndefined();
 
-    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${client.clientAddress}`]);
+    const bucket = await stack.pool.query('select hits from rate_limits where bucket = $1', [`login-failures:${addressKey(client.clientAddress)}`]);
     expect(bucket.rows).toEqual([{ hits: IP_MAX_FAILURES }]);
     // The refused attempt counted against nobody's account.
     expect((await throttleOf(`subject:${member.id}`))?.failures ?? 0).toBe(0);
     // Another address logs in.
     expect((await login(new Client(stack.url), member.codiceFiscale, member.password)).status).toBe(200);
+  });
+
+  it('spends as much CPU on an unknown username as on a wrong password: the unknown one is verified against a dummy hash', async () => {
+    // CPU, not wall-clock time: argon2 runs on the thread pool of this process, where the stack runs.
+    const COUNT = 6;
+    const members = await Promise.all(Array.from({ length: COUNT }, () => provisionMember(stack)));
+    const cpuOf = async (logins: (() => Promise<Reply>)[]) => {
+      const before = process.cpuUsage();
+      for (const attempt of logins) expect((await attempt()).status).toBe(401);
+      const { user, system } = process.cpuUsage(before);
+      return user + system;
+    };
+    const wrongPassword = await cpuOf(members.map((m) => () => login(new Client(stack.url), m.codiceFiscale, 'Sbagliata#123')));
+    const unknownUsername = await cpuOf(members.map(() => () => login(new Client(stack.url), randomCodiceFiscale(), 'Sbagliata#123')));
+    expect(unknownUsername).toBeGreaterThanOrEqual(wrongPassword / 2);
+  });
+
+  it('counts an IPv6 client by its /64: failures from two addresses of one /64 share the limit, the next /64 has its own', async () => {
+    const member = await provisionMember(stack);
+    const prefix = site();
+    const subnet = randomBytes(2).readUInt16BE();
+    const [first, second] = [new Client(stack.url, `${prefix}:${subnet.toString(16)}::a`), new Client(stack.url, `${prefix.toUpperCase()}:${subnet.toString(16)}:0:0:0:B`)];
+    const neighbour = new Client(stack.url, `${prefix}:${(subnet ^ 1).toString(16)}::a`);
+    for (let attempt = 0; attempt < IP_MAX_FAILURES; attempt++) {
+      expect((await login(attempt % 2 ? second : first, randomCodiceFiscale(), 'Sbagliata#123')).status).toBe(401);
+    }
+    expect((await login(first, member.codiceFiscale, member.password)).status).toBe(429);
+    expect((await login(second, member.codiceFiscale, member.password)).status).toBe(429);
+    expect((await login(neighbour, member.codiceFiscale, member.password)).status).toBe(200);
+  });
+
+  it('audits a login refused before any password check (423 locked, 429 address over its limit) as login_failed, with no secret', async () => {
+    const refusals = async (subjectId: string) =>
+      (await stack.pool.query(`select ip, request_id, details from audit_events where subject_id = $1 and event = 'login_failed' and details ? 'refused'`, [subjectId])).rows;
+
+    const lockedOut = await provisionMember(stack);
+    const client = new Client(stack.url);
+    for (let attempt = 1; attempt <= LOCK_AFTER; attempt++) await login(client, lockedOut.codiceFiscale, `Sbagliata#${attempt}`);
+    expect(await refusals(lockedOut.id)).toEqual([]);
+    const locked = await login(client, lockedOut.codiceFiscale, lockedOut.password);
+    expect(locked.status).toBe(423);
+    expect(await refusals(lockedOut.id)).toEqual([{ ip: client.clientAddress, request_id: locked.headers.get('x-request-id'), details: { refused: 'account_locked' } }]);
+
+    const limitedOut = await provisionMember(stack);
+    const limitedClient = new Client(stack.url);
+    for (let attempt = 0; attempt < IP_MAX_FAILURES; attempt++) await login(limitedClient, randomCodiceFiscale(), 'Sbagliata#123');
+    const limited = await login(limitedClient, limitedOut.codiceFiscale, limitedOut.password);
+    expect(limited.status).toBe(429);
+    expect(await refusals(limitedOut.id)).toEqual([
+      { ip: limitedClient.clientAddress, request_id: limited.headers.get('x-request-id'), details: { refused: 'too_many_requests' } },
+    ]);
+  });
+
+  it('forgets failures older than LOGIN_LOCK_FOR: a typo long after the last one counts from 1 again', async () => {
+    const member = await provisionMember(stack);
+    const key = `subject:${member.id}`;
+    // The last failure is made older in Postgres rather than waited for.
+    const lastFailureAgo = (ms: number) =>
+      stack.pool.query('update login_throttle set last_failure_at = now() - make_interval(secs => $2::double precision / 1000) where key = $1', [key, ms]);
+
+    expect((await login(new Client(stack.url), member.codiceFiscale, 'Sbagliata#1')).status).toBe(401);
+    await lastFailureAgo(LOCK_FOR_MS / 2);
+    expect((await login(new Client(stack.url), member.codiceFiscale, 'Sbagliata#2')).status).toBe(401);
+    expect(await throttleOf(key)).toEqual({ failures: 2, locked: false });
+
+    await lastFailureAgo(LOCK_FOR_MS + 1_000);
+    // Without forgetting, this would be failure LOGIN_LOCK_AFTER, and lock the account.
+    expect((await login(new Client(stack.url), member.codiceFiscale, 'Sbagliata#3')).status).toBe(401);
+    expect(await throttleOf(key)).toEqual({ failures: 1, locked: false });
+  });
+
+  it('lets a client holding a live session cookie but no CSRF token log in again; logging out still needs the token', async () => {
+    const member = await provisionMember(stack);
+    const { client } = await loggedIn(member);
+    // A reload: the cookie stays, the token the page held is gone.
+    client.csrfToken = undefined;
+    const again = await login(client, member.codiceFiscale, member.password);
+    expect(again.status).toBe(200);
+    expect(again.body.csrfToken).toEqual(expect.any(String));
+
+    client.csrfToken = undefined;
+    const out = await client.delete('/api/session');
+    expect(out.status).toBe(403);
+    expect(out.body.error).toBe('csrf_invalid');
   });
 
   it.each([
@@ -246,7 +336,7 @@ describe('POST /api/session', () => {
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(res.body).toMatchObject({ error, message: expect.any(String) });
     expect(sessionCookieOf(res)).toBeUndefined();
-    const counted = await stack.pool.query('select 1 from rate_limits where bucket = $1', [`login-failures:${client.clientAddress}`]);
+    const counted = await stack.pool.query('select 1 from rate_limits where bucket = $1', [`login-failures:${addressKey(client.clientAddress)}`]);
     expect(counted.rowCount).toBe(0);
   });
 });
@@ -311,6 +401,7 @@ describe('DELETE /api/session', () => {
     const cleared = sessionCookieOf(out);
     expect(cleared).toMatch(/^varco_session=;/);
     expect(cleared).toMatch(/expires=Thu, 01 Jan 1970/i);
+    expect(cleared).toMatch(/;\s*Secure(;|$)/i);
     expect(client.hasCookie('varco_session')).toBe(false);
 
     const me = await client.get('/api/me');
@@ -351,5 +442,18 @@ describe('argon2 parameters', () => {
     expect((await login(new Client(rehashing.url), member.matricola, member.password)).status).toBe(200);
     const audit = await stack.pool.query(`select ip, request_id, details from audit_events where subject_id = $1 and event = 'password_rehashed'`, [member.id]);
     expect(audit.rows).toEqual([{ ip: client.clientAddress, request_id: expect.any(String), details: {} }]);
+  });
+});
+
+describe('addressKey', () => {
+  it('keys IPv6 by its /64 whatever its spelling, and IPv4 (mapped or not) per address', () => {
+    expect(addressKey('2001:db8:1:2::a')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0DB8:0001:0002:ffff:0:0:b')).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:db8:1::2:0:0:c')).toBe('2001:db8:1:0::/64');
+    expect(addressKey('2001:db8:1:3::a')).toBe('2001:db8:1:3::/64');
+    expect(addressKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('203.0.113.8')).toBe('203.0.113.8');
+    expect(addressKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(addressKey('::ffff:cb00:7107')).toBe('203.0.113.7');
   });
 });

@@ -1,5 +1,5 @@
 /** The 16-character Italian tax code, with its check character (omocodia letters allowed). */
-const SHAPE = /^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$/;
+export const CODICE_FISCALE_SHAPE = /^[A-Z]{6}[0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]$/;
 
 // Values of a character in an odd (1st, 3rd, …) position, digits and letters alike.
 const ODD = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23];
@@ -28,5 +28,5 @@ export function normalizeCodiceFiscale(value: string): string {
 
 export function isValidCodiceFiscale(value: string): boolean {
   const cf = normalizeCodiceFiscale(value);
-  return SHAPE.test(cf) && checkCharacter(cf.slice(0, 15)) === cf[15];
+  return CODICE_FISCALE_SHAPE.test(cf) && checkCharacter(cf.slice(0, 15)) === cf[15];
 }

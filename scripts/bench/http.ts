@@ -47,7 +47,7 @@ const shared = new http.Agent({ keepAlive: true, maxSockets: 64 });
 export class Browser {
   private readonly cookies = new Map<string, string>();
   private csrfToken?: string;
-  private readonly clientAddress = `2001:db8::${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`;
+  private readonly clientAddress = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`;
 
   constructor(private readonly baseUrl: string) {}
 

@@ -70,7 +70,7 @@ export async function loginBench(env: BenchEnv, scale: number): Promise<BenchRes
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   // Each member logs in from an address of its own, as real members do: the per-address
   // counter then counts users, not the bench.
-  const addresses = new Map(members.map((m, i) => [m.id, { 'x-forwarded-for': `2001:db8::${(i + 1).toString(16)}` }]));
+  const addresses = new Map(members.map((m, i) => [m.id, { 'x-forwarded-for': `2001:db8:${(i + 1).toString(16)}::1` }]));
   const login = async (member: BenchMember) => {
     const { status, body } = await postJson(agent, `${stack.url}/api/session`, { username: member.codiceFiscale, password: member.password }, addresses.get(member.id));
     if (status !== 200) throw new Error(`login: expected 200, got ${status} ${body.slice(0, 300)}`);

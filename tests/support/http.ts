@@ -17,13 +17,13 @@ export class Browser {
   csrfToken?: string;
 
   /**
-   * Each browser comes from its own client address (a documentation range, sent only as
-   * X-Forwarded-For, which the API trusts from loopback), so per-address limits of one test
-   * do not leak into another.
+   * Each browser comes from an IPv6 /64 of its own (per-address limits count a /64; a
+   * documentation range, sent only as X-Forwarded-For, which the API trusts from loopback), so
+   * per-address limits of one test do not leak into another.
    */
   constructor(
     readonly baseUrl: string,
-    readonly clientAddress = `2001:db8::${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}`,
+    readonly clientAddress = `2001:db8:${randomBytes(2).toString('hex')}:${randomBytes(2).toString('hex')}::1`,
   ) {}
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply<T>> {
