@@ -16,7 +16,8 @@ export type AuditEventName =
   | 'registration_code_sent'
   | 'secure_channel_registered'
   | 'first_access_password_issued'
-  | 'password_expiry_notice_sent';
+  | 'password_expiry_notice_sent'
+  | 'message_undelivered';
 
 export interface AuditEntry {
   subjectId?: string | null;

@@ -1,4 +1,5 @@
 import type { ActivityDeps } from './deps.js';
+import { housekeepingActivities } from './housekeeping.js';
 import { outboxRelayActivities } from './outboxRelay.js';
 import { passwordExpiryActivities } from './passwordExpiry.js';
 import { registrationActivities } from './registration.js';
@@ -9,5 +10,6 @@ export function createActivities(deps: ActivityDeps) {
     ...registrationActivities(deps),
     ...passwordExpiryActivities(deps),
     ...outboxRelayActivities(deps),
+    ...housekeepingActivities(deps),
   };
 }

@@ -55,16 +55,18 @@ export class Outbox {
 
   /**
    * Keys of the messages the relay should deliver again: not sent, older than graceMs (the
-   * attempt that recorded one is still delivering it), and not claimed by a live attempt.
+   * attempt that recorded one is still delivering it), younger than keepMs (past it, the
+   * message is given up: see activities/housekeeping.ts), and not claimed by a live attempt.
    */
-  async undelivered(graceMs: number, limit = 500): Promise<string[]> {
+  async undelivered(graceMs: number, keepMs: number, limit = 500): Promise<string[]> {
     const { rows } = await this.pool.query<{ idempotency_key: string }>(
       `select idempotency_key from outbox
        where status <> 'sent' and redeliver
          and created_at <= now() - make_interval(secs => $1::double precision / 1000)
+         and created_at > now() - make_interval(secs => $4::double precision / 1000)
          and (status = 'pending' or claimed_at < now() - make_interval(secs => $3::double precision / 1000))
        order by id limit $2`,
-      [graceMs, limit, CLAIM_STALE_MS],
+      [graceMs, limit, CLAIM_STALE_MS, keepMs],
     );
     return rows.map((r) => r.idempotency_key);
   }

@@ -62,6 +62,7 @@ const schema = z.object({
   REGISTRATION_LOCKOUT: duration('1h'),
   OTP_REQUESTS_PER_HOUR: int(10),
   PIN_REQUESTS_PER_HOUR: int(5),
+  OUTBOX_KEEP: duration('24h'),
   TRUST_PROXY: z.string().default('loopback'),
 });
 
@@ -99,6 +100,8 @@ export interface Config {
   };
   session: { idleMs: number; maxMs: number };
   pinRequestsPerHour: number;
+  /** how long a message is retried and its sealed text kept */
+  outboxKeepMs: number;
   trustProxy: string;
   registration: { otpTtlMs: number; otpMaxAttempts: number; idleMs: number; lockoutMs: number; otpRequestsPerHour: number };
 }
@@ -148,6 +151,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     session: { idleMs: e.SESSION_IDLE, maxMs: e.SESSION_MAX },
     pinRequestsPerHour: e.PIN_REQUESTS_PER_HOUR,
+    outboxKeepMs: e.OUTBOX_KEEP,
     trustProxy: e.TRUST_PROXY,
     registration: {
       otpTtlMs: e.OTP_TTL,

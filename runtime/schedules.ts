@@ -6,8 +6,8 @@ import type { Config } from './config.js';
 const RELAY_GRACE_MS = CLAIM_STALE_MS;
 
 /**
- * The daily password-expiry reminders and the outbox relay, every minute; creating them again
- * on every start is a no-op.
+ * The daily password-expiry reminders and housekeeping, and the outbox relay, every minute;
+ * creating them again on every start is a no-op.
  */
 export async function ensureSchedules(client: Client, config: Config): Promise<void> {
   const { taskQueue } = config.temporal;
@@ -23,6 +23,12 @@ export async function ensureSchedules(client: Client, config: Config): Promise<v
       spec: { intervals: [{ every: '1 minute' }] },
       action: { type: 'startWorkflow', workflowType: 'outboxRelay', taskQueue, workflowId: `outbox-relay-${taskQueue}`, args: [{ graceMs: RELAY_GRACE_MS }] },
       policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute' },
+    },
+    {
+      scheduleId: `housekeeping-${taskQueue}`,
+      spec: { calendars: [{ hour: 3, minute: 30 }], timezone: 'Europe/Rome' },
+      action: { type: 'startWorkflow', workflowType: 'housekeeping', taskQueue, workflowId: `housekeeping-${taskQueue}` },
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' },
     },
   ];
   for (const schedule of schedules) {

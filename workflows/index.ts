@@ -1,3 +1,4 @@
 export { registration } from './registration.js';
 export { passwordExpiryReminders } from './passwordExpiryReminders.js';
 export { outboxRelay } from './outboxRelay.js';
+export { housekeeping } from './housekeeping.js';
