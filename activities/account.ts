@@ -77,15 +77,15 @@ export async function changePassword(
   return { ok: true };
 }
 
-export interface SecureChannel {
+export interface ChannelContact {
   channel: 'email' | 'sms';
   kind: ContactKind;
   value: string;
 }
 
 /** The subject's registered secure channel and the contact it goes to, if any. */
-export async function secureChannelOf(pool: pg.Pool, subjectId: string): Promise<SecureChannel | undefined> {
-  const { rows } = await pool.query<SecureChannel>(
+export async function secureChannelOf(pool: pg.Pool, subjectId: string): Promise<ChannelContact | undefined> {
+  const { rows } = await pool.query<ChannelContact>(
     'select sc.channel, c.kind, c.value from secure_channels sc join contacts c on c.id = sc.contact_id where sc.subject_id = $1',
     [subjectId],
   );
@@ -97,8 +97,9 @@ export type PinResult = { ok: true; channel: 'email' | 'sms'; masked: string } |
 /**
  * A new PIN dispositivo: 8 digits from the CSPRNG, sent over the secure channel, and stored
  * hashed only once the provider has taken it: until then the previous PIN stays the valid one.
+ * Of two requests in flight, the one issued last holds, whichever is delivered last.
  */
-export async function generatePin({ pool, hasher, outbox }: AccountDeps, subjectId: string, channel: SecureChannel, request: RequestContext): Promise<PinResult> {
+export async function generatePin({ pool, hasher, outbox }: AccountDeps, subjectId: string, channel: ChannelContact, request: RequestContext): Promise<PinResult> {
   const pin = String(randomInt(0, 100_000_000)).padStart(8, '0');
   const hash = await hasher.hash(pin);
   const key = `pin/${subjectId}/${randomUUID()}`;
@@ -112,9 +113,9 @@ export async function generatePin({ pool, hasher, outbox }: AccountDeps, subject
   }
   await transaction(pool, async (client) => {
     await client.query(
-      `insert into pins (subject_id, hash, created_at) values ($1, $2, now())
-       on conflict (subject_id) do update set hash = excluded.hash, created_at = now()`,
-      [subjectId, hash],
+      `insert into pins (subject_id, hash, created_at) select $1, $2, created_at from outbox where idempotency_key = $3
+       on conflict (subject_id) do update set hash = excluded.hash, created_at = excluded.created_at where pins.created_at < excluded.created_at`,
+      [subjectId, hash, key],
     );
     await audit(client, { ...request, subjectId, event: 'pin_generated', details: { channel: channel.channel } });
   });

@@ -1,4 +1,4 @@
-import type { ActivityDeps } from './deps.js';
+import { transaction, type ActivityDeps } from './deps.js';
 
 export interface Purged {
   sessions: number;
@@ -51,15 +51,19 @@ const PURGE = `
 export function housekeepingActivities({ config, pool }: ActivityDeps) {
   return {
     async purgeExpired(): Promise<Purged> {
-      const { rows } = await pool.query<Purged>(PURGE, [
-        config.session.idleMs,
-        config.session.maxMs,
-        Math.max(RATE_LIMIT_FLOOR_MS, config.login.ipWindowMs),
-        config.login.lockForMs,
-        CODE_KEEP_MS,
-        config.outboxKeepMs,
-      ]);
-      return rows[0]!;
+      return transaction(pool, async (client) => {
+        // Ends before the activity's own timeout: a retry never runs beside a purge still going.
+        await client.query(`set local statement_timeout = '4min'`);
+        const { rows } = await client.query<Purged>(PURGE, [
+          config.session.idleMs,
+          config.session.maxMs,
+          Math.max(RATE_LIMIT_FLOOR_MS, config.login.ipWindowMs),
+          config.login.lockForMs,
+          CODE_KEEP_MS,
+          config.outboxKeepMs,
+        ]);
+        return rows[0]!;
+      });
     },
   };
 }

@@ -93,11 +93,16 @@ const RESERVE = `
          address.hits as "addressAttempts", address.retry_after as "addressRetryAfter"
   from keyed left join subject on true, attempt, address`;
 
-/** A refusal before any password check: both attempts given back, and the refusal audited. */
+/**
+ * A refusal before any password check: both attempts given back, and the refusal audited, the
+ * first of each minute per client address only: a flood of refused requests, which costs the
+ * sender nothing, must not grow the audit log at its rate.
+ */
 const REFUSE = `
   with account as (update login_throttle set failures = greatest(failures - 1, 0) where key = $1 and not coalesce(locked_until > now(), false)),
-  address as (update rate_limits set hits = greatest(hits - 1, 0) where bucket = $2)
-  insert into audit_events (subject_id, event, ip, request_id, details) values ($3, 'login_failed', $4, $5, $6)`;
+  address as (update rate_limits set hits = greatest(hits - 1, 0) where bucket = $2),
+  gate as (${countHitSql('$7', '60000')})
+  insert into audit_events (subject_id, event, ip, request_id, details) select $3, 'login_failed', $4, $5, $6 from gate where gate.hits = 1`;
 
 /**
  * A successful login in one statement: both attempts given back, the session opened and the
@@ -133,14 +138,15 @@ export async function lock(db: pg.Pool, key: string, forMs: number): Promise<voi
 }
 
 export async function authenticate({ pool, hasher, policy, ip }: LoginDeps, attempt: LoginAttempt): Promise<LoginResult> {
-  const addressBucket = `login-failures:${addressKey(attempt.ip)}`;
+  const address = addressKey(attempt.ip);
+  const addressBucket = `login-failures:${address}`;
   const lockSeconds = Math.ceil(policy.lockForMs / 1000);
   const { rows } = await pool.query<LoginRow>(RESERVE, [attempt.username, addressBucket, ip.windowMs, policy.lockForMs]);
   const row = rows[0]!;
   // A refusal made before any password is checked is no guess: both reservations go back.
   const refuse = async (result: LoginResult & { ok: false }) => {
     const details = { refused: result.reason, ...(row.id ? {} : { unknownUsername: true }) };
-    await pool.query(REFUSE, [row.throttleKey, addressBucket, row.id, attempt.ip, attempt.requestId, details]);
+    await pool.query(REFUSE, [row.throttleKey, addressBucket, row.id, attempt.ip, attempt.requestId, details, `login-refusals:${address}`]);
     return result;
   };
   if (row.lockedFor > 0) return refuse({ ok: false, reason: 'account_locked', retryAfter: row.lockedFor });

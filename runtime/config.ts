@@ -62,7 +62,8 @@ const schema = z.object({
   REGISTRATION_LOCKOUT: duration('1h'),
   OTP_REQUESTS_PER_HOUR: int(10),
   PIN_REQUESTS_PER_HOUR: int(5),
-  OUTBOX_KEEP: duration('24h'),
+  // the relay leaves a message its first minute: a shorter life would leave nothing to retry
+  OUTBOX_KEEP: duration('24h').refine((ms) => ms >= 3_600_000, 'almeno 1h'),
   TRUST_PROXY: z.string().default('loopback'),
 });
 

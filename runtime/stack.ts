@@ -25,6 +25,8 @@ export interface StackOptions {
   worker?: boolean;
   /** false runs the worker alone (npm run worker) */
   api?: boolean;
+  /** false leaves the Schedules alone: test stacks sharing a database must not purge or relay each other's rows */
+  schedules?: boolean;
 }
 
 export interface Stack {
@@ -80,7 +82,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   let worker: SupervisedWorker | undefined;
   if (options.worker !== false) {
     worker = await superviseWorker({ address: options.temporalAddress, deps: { config, pool, secrets, outbox, hasher }, workflowBundlePath: options.workflowBundlePath }, logger);
-    await ensureSchedules(client, config);
+    if (options.schedules !== false) await ensureSchedules(client, config);
   }
 
   let server: http.Server | undefined;

@@ -22,8 +22,19 @@ let runtimeInstalled = false;
 function sdkLogger(logger: Logger, level: string): DefaultLogger {
   return new DefaultLogger(level === 'debug' || level === 'trace' ? 'INFO' : 'WARN', (entry) => {
     const { error, ...meta } = entry.meta ?? {};
-    logger[entry.level.toLowerCase() as Lowercase<typeof entry.level>]({ ...meta, ...(error === undefined ? {} : { err: error }) }, entry.message);
+    logger[entry.level.toLowerCase() as Lowercase<typeof entry.level>]({ ...meta, ...(error === undefined ? {} : { err: kindOf(error) }) }, entry.message);
   });
+}
+
+/**
+ * What a log line may say of an error: its kind, never its message, which may quote a
+ * recipient (a provider refusing a number). The whole failure is in the workflow's history,
+ * encrypted, where operators read it through the codec.
+ */
+function kindOf(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const { type, code } = error as { type?: unknown; code?: unknown };
+  return { name: error.name, ...(typeof type === 'string' ? { type } : {}), ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) };
 }
 
 export async function createWorker({ address, deps, workflowBundlePath }: WorkerSetup, logger: Logger): Promise<Worker> {

@@ -2,7 +2,11 @@ import { verify } from '@node-rs/argon2';
 import type { ScheduleHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser as Client } from './support/http.js';
+import { generatePin, secureChannelOf } from '../activities/account.js';
+import { PasswordHasher } from '../activities/credentials.js';
+import { Outbox } from '../activities/outbox.js';
 import { startTestStack, type TestStack } from './support/stack.js';
+import { until } from './support/until.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
 
 /**
@@ -14,14 +18,17 @@ const LOCK_AFTER = 3;
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({
-    LOGIN_LOCK_AFTER: String(LOCK_AFTER),
-    LOGIN_LOCK_FOR: '2s',
-    LOGIN_DELAY_BASE: '10ms',
-    // Other files' stacks run passwordExpiryReminders on the same database with the default 7-day
-    // notice: a password expiring in 20 days is due here only, so its reminder cannot go astray.
-    PASSWORD_EXPIRY_NOTICE: '30d',
-  });
+  stack = await startTestStack(
+    {
+      LOGIN_LOCK_AFTER: String(LOCK_AFTER),
+      LOGIN_LOCK_FOR: '2s',
+      LOGIN_DELAY_BASE: '10ms',
+      // This file's reminders run on the shared database: with a notice period of its own, a
+      // password expiring in 20 days is due here and nowhere else.
+      PASSWORD_EXPIRY_NOTICE: '30d',
+    },
+    { schedules: true },
+  );
 });
 afterAll(async () => {
   await stack?.stop();
@@ -352,6 +359,33 @@ describe('PIN budget', () => {
 });
 
 describe('PIN delivery', () => {
+  it('keeps the PIN issued last when two requests finish out of order', async () => {
+    const { member } = await activeMember();
+    await registerSmsChannel(member);
+    const channel = (await secureChannelOf(stack.pool, member.id))!;
+    // The real capture, with the first delivery held until the second request has finished.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let deliveries = 0;
+    const transports = { ...stack.transports, sendSms: async (message: Parameters<typeof stack.transports.sendSms>[0]) => {
+      if (deliveries++ === 0) await held;
+      return stack.transports.sendSms(message);
+    } };
+    const deps = { pool: stack.pool, hasher: new PasswordHasher(stack.config.argon2), outbox: new Outbox(stack.pool, stack.secrets.keyring, transports), policy: { lockAfter: 5, lockForMs: 1000, delayBaseMs: 0, delayMaxMs: 0 } };
+    const request = { ip: '2001:db8::1', requestId: 'pin-race' };
+
+    const first = generatePin(deps, member.id, channel, request);
+    await until(async () => deliveries, (n) => n === 1, 'the first delivery to start');
+    expect(await generatePin(deps, member.id, channel, request)).toMatchObject({ ok: true });
+    const issuedLast = pinIn((await stack.captures!.waitFor(member.mobile, (m) => pinIn(m.text) !== undefined)).text)!;
+    release();
+    expect(await first).toMatchObject({ ok: true });
+    await stack.captures!.waitFor(member.mobile, () => stack.captures!.list(member.mobile).filter((m) => pinIn(m.text)).length === 2);
+
+    const { rows } = await stack.pool.query<{ hash: string }>('select hash from pins where subject_id = $1', [member.id]);
+    expect(await verify(rows[0]!.hash, issuedLast)).toBe(true);
+  });
+
   it('keeps the previous PIN when the new one cannot be delivered, and audits the failure instead of a new PIN', async () => {
     const { member, client } = await activeMember();
     await registerSmsChannel(member);

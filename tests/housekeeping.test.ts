@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Purged } from '../activities/housekeeping.js';
+import { loadConfig } from '../runtime/config.js';
 import { scratchDatabase, type Database } from '../runtime/database.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
@@ -18,7 +19,7 @@ let database: Database;
 let stack: TestStack;
 beforeAll(async () => {
   database = await scratchDatabase('varco_housekeeping', dir);
-  stack = await startTestStack({}, { databaseUrl: database.url });
+  stack = await startTestStack({}, { databaseUrl: database.url, schedules: true });
 });
 afterAll(async () => {
   await stack?.stop();
@@ -82,6 +83,11 @@ describe('housekeeping', () => {
 
     // Nothing left to do: a second run deletes nothing.
     expect(await run<Purged>('housekeeping')).toEqual({ sessions: 0, rateLimits: 0, loginThrottles: 0, codes: 0, messages: 0, undelivered: 0 });
+  });
+
+  it('refuses an OUTBOX_KEEP under an hour, which would leave the relay nothing to retry', () => {
+    expect(() => loadConfig({ OUTBOX_KEEP: '30m' })).toThrow(/OUTBOX_KEEP: almeno 1h/);
+    expect(loadConfig({ OUTBOX_KEEP: '2h' }).outboxKeepMs).toBe(7_200_000);
   });
 
   it('is scheduled daily', async () => {

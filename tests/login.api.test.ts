@@ -264,7 +264,7 @@ describe('POST /api/session', () => {
     expect((await login(neighbour, member.codiceFiscale, member.password)).status).toBe(200);
   });
 
-  it('audits a login refused before any password check (423 locked, 429 address over its limit) as login_failed, with no secret', async () => {
+  it('audits a login refused before any password check (423 locked, 429 address over its limit) as login_failed, the first per address and minute, with no secret', async () => {
     const refusals = async (subjectId: string) =>
       (await stack.pool.query(`select ip, request_id, details from audit_events where subject_id = $1 and event = 'login_failed' and details ? 'refused'`, [subjectId])).rows;
 
@@ -275,6 +275,9 @@ describe('POST /api/session', () => {
     const locked = await login(client, lockedOut.codiceFiscale, lockedOut.password);
     expect(locked.status).toBe(423);
     expect(await refusals(lockedOut.id)).toEqual([{ ip: client.clientAddress, request_id: locked.headers.get('x-request-id'), details: { refused: 'account_locked' } }]);
+    // A flood of refusals from the address adds nothing within the minute: the audit log does not grow at its rate.
+    for (let i = 0; i < 3; i++) expect((await login(client, lockedOut.codiceFiscale, lockedOut.password)).status).toBe(423);
+    expect(await refusals(lockedOut.id)).toHaveLength(1);
 
     const limitedOut = await provisionMember(stack);
     const limitedClient = new Client(stack.url);

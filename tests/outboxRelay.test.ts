@@ -18,7 +18,7 @@ let database: Database;
 let stack: TestStack;
 beforeAll(async () => {
   database = await scratchDatabase('varco_relay', dir);
-  stack = await startTestStack({}, { databaseUrl: database.url });
+  stack = await startTestStack({}, { databaseUrl: database.url, schedules: true });
 });
 afterAll(async () => {
   await stack?.stop();

@@ -165,6 +165,9 @@ describe('registration when a message or a contact fails it', () => {
     // The worker's own report of the failed delivery is in the service's log, not on a console of its own.
     const reported = stack.logLines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.activityType === 'sendRegistrationCode' && l.workflowId === `registration-${member.id}`);
     expect(reported.length).toBeGreaterThan(0);
+    // ...which names the kind of failure, not the provider's message and the number it quotes.
+    expect(reported.some((l) => (l.err as { name?: string } | undefined)?.name)).toBe(true);
+    expect(stack.logLines.join('\n')).not.toContain('non-valido');
   });
 
   it('answers 503 registration_failed, and goes back to choosing a channel, when the contact can no longer take the channel at the last step', async () => {

@@ -9,6 +9,7 @@ import type { ProcessView, StepResult } from '../workflows/host.js';
 import { CodiceFiscale, ProcessState } from '../workflows/searchAttributes.js';
 import { codeIn, firstAccessPasswordTo } from './support/registration.js';
 import { startTestStack, type TestStack } from './support/stack.js';
+import { until } from './support/until.js';
 import { provisionMember, type TestMember } from './support/subjects.js';
 
 const OTP_TTL_MS = 1500;
@@ -35,16 +36,6 @@ async function startRegistration(member: TestMember, idleMs = IDLE_MS): Promise<
 const step = (handle: WorkflowHandle, event: Record<string, unknown> & { type: string }) =>
   handle.executeUpdate<StepResult, [typeof event]>('step', { args: [event] });
 const view = (handle: WorkflowHandle) => handle.query<ProcessView>('view');
-
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function sentCode(member: TestMember, nth = 1): Promise<string> {
   await stack.captures!.waitFor(member.mobile, () => stack.captures!.list(member.mobile).length >= nth);

@@ -18,7 +18,13 @@ export interface TestStack extends Stack {
  */
 export async function startTestStack(
   env: Partial<Record<keyof Env, string>> = {},
-  options: { worker?: boolean; /** a database of the file's own, instead of the run's shared one */ databaseUrl?: string } = {},
+  options: {
+    worker?: boolean;
+    /** a database of the file's own, instead of the run's shared one */
+    databaseUrl?: string;
+    /** the Schedules (relay, reminders, housekeeping) run on the stack's database: only for files that test them */
+    schedules?: boolean;
+  } = {},
 ): Promise<TestStack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-stack-'));
   const config = loadConfig({
@@ -38,6 +44,7 @@ export async function startTestStack(
     databaseUrl: options.databaseUrl ?? inject('databaseUrl'),
     workflowBundlePath: inject('workflowBundlePath'),
     worker: options.worker,
+    schedules: options.schedules ?? false,
   });
   return {
     ...stack,
