@@ -1,11 +1,7 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Purged } from '../activities/housekeeping.js';
 import { loadConfig } from '../runtime/config.js';
-import { scratchDatabase, type Database } from '../runtime/database.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, randomMobile } from './support/subjects.js';
@@ -14,17 +10,12 @@ import { provisionMember, randomMobile } from './support/subjects.js';
  * The daily housekeeping: what is past its use goes, what may still serve stays. A database
  * of this file's own: a run purges every table it finds, whoever wrote the rows.
  */
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-housekeeping-'));
-let database: Database;
 let stack: TestStack;
 beforeAll(async () => {
-  database = await scratchDatabase('varco_housekeeping', dir);
-  stack = await startTestStack({}, { databaseUrl: database.url, schedules: true });
+  stack = await startTestStack({}, { ownDatabase: 'varco_housekeeping', schedules: true });
 });
 afterAll(async () => {
   await stack?.stop();
-  await database?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const run = <T>(workflowType: string, args: unknown[] = []) =>

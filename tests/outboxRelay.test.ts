@@ -1,10 +1,6 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Outbox } from '../activities/outbox.js';
-import { scratchDatabase, type Database } from '../runtime/database.js';
 import type { Transports } from '../runtime/transports.js';
 import { Browser } from './support/http.js';
 import { startTestStack, type TestStack } from './support/stack.js';
@@ -13,17 +9,12 @@ import { provisionMember, randomMobile } from './support/subjects.js';
 
 // A database of this file's own: the relay delivers every undelivered message it finds, and
 // the other files' messages must reach their own captures.
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-relay-'));
-let database: Database;
 let stack: TestStack;
 beforeAll(async () => {
-  database = await scratchDatabase('varco_relay', dir);
-  stack = await startTestStack({}, { databaseUrl: database.url, schedules: true });
+  stack = await startTestStack({}, { ownDatabase: 'varco_relay', schedules: true });
 });
 afterAll(async () => {
   await stack?.stop();
-  await database?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A number Twilio's API refuses: what a provider's outage looks like from varco. */

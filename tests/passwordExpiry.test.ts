@@ -1,9 +1,5 @@
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scratchDatabase, type Database } from '../runtime/database.js';
 import { startTestStack, type TestStack } from './support/stack.js';
 import { provisionMember, randomMobile, type TestMember } from './support/subjects.js';
 
@@ -12,17 +8,12 @@ import { provisionMember, randomMobile, type TestMember } from './support/subjec
  * one holds nothing up. A database of this file's own: a run reminds every password it finds,
  * and the relay delivers every message it finds, so other files' subjects must not be here.
  */
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'varco-expiry-'));
-let database: Database;
 let stack: TestStack;
 beforeAll(async () => {
-  database = await scratchDatabase('varco_expiry', dir);
-  stack = await startTestStack({}, { databaseUrl: database.url });
+  stack = await startTestStack({}, { ownDatabase: 'varco_expiry' });
 });
 afterAll(async () => {
   await stack?.stop();
-  await database?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** A number Twilio's API refuses. */

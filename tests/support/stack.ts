@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { loadConfig, type Env } from '../../runtime/config.js';
+import { scratchDatabase } from '../../runtime/database.js';
 import { createLogger } from '../../runtime/logger.js';
 import { startStack, type Stack } from '../../runtime/stack.js';
 
@@ -20,8 +21,11 @@ export async function startTestStack(
   env: Partial<Record<keyof Env, string>> = {},
   options: {
     worker?: boolean;
-    /** a database of the file's own, instead of the run's shared one */
-    databaseUrl?: string;
+    /**
+     * A database of the file's own, made with this name prefix and dropped with the stack, for
+     * files whose workflows sweep whole tables (the relay, the reminders, housekeeping).
+     */
+    ownDatabase?: string;
     /** the Schedules (relay, reminders, housekeeping) run on the stack's database: only for files that test them */
     schedules?: boolean;
   } = {},
@@ -35,13 +39,14 @@ export async function startTestStack(
     TEMPORAL_TASK_QUEUE: `varco-test-${randomBytes(4).toString('hex')}`,
     ...env,
   });
+  const own = options.ownDatabase ? await scratchDatabase(options.ownDatabase, dataDir) : undefined;
   const logLines: string[] = [];
   const logger = createLogger(config.logLevel, { write: (line: string) => void logLines.push(line) });
   const stack = await startStack({
     config,
     logger,
     temporalAddress: inject('temporalAddress'),
-    databaseUrl: options.databaseUrl ?? inject('databaseUrl'),
+    databaseUrl: own?.url ?? inject('databaseUrl'),
     workflowBundlePath: inject('workflowBundlePath'),
     worker: options.worker,
     schedules: options.schedules ?? false,
@@ -51,6 +56,7 @@ export async function startTestStack(
     logLines,
     async stop() {
       await stack.stop();
+      await own?.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
