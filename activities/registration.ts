@@ -93,7 +93,7 @@ export async function registrationInput(db: pg.Pool, subjectId: string, settings
     subjectId,
     codiceFiscale: subject?.codiceFiscale ?? null,
     contacts: contacts.map((c) => ({ id: c.id, kind: c.kind, masked: maskContact(c.kind, c.value) })),
-    settings: { otpTtlMs: settings.otpTtlMs, otpMaxAttempts: settings.otpMaxAttempts, idleMs: settings.idleMs, lockoutMs: settings.lockoutMs },
+    settings: { otpTtlMs: settings.otpTtlMs, otpMaxAttempts: settings.otpMaxAttempts, idleMs: settings.idleMs },
   };
 }
 

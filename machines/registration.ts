@@ -15,11 +15,6 @@ export interface RegistrationSettings {
   otpTtlMs: number;
   otpMaxAttempts: number;
   idleMs: number;
-  /**
-   * How long a registration locked out by wrong codes holds the subject before a new one may
-   * start. Absent from processes started before the lockout waited in the process.
-   */
-  lockoutMs?: number;
 }
 
 /** A registry contact as the process may show it: the value is masked, the id picks it. */
@@ -63,7 +58,6 @@ interface Context {
   codeRequestedAt?: number;
   codesIssued: number;
   attemptsLeft: number;
-  lockedAt?: number;
 }
 
 /** Which kinds of contact can carry which channel: an e-mail code may go to the e-mail or the PEC. */
@@ -106,14 +100,12 @@ export const registrationMachine = setup({
     codeMatches: ({ context, event }) =>
       event.type === 'code.submit' && typeof event.codeHash === 'string' && context.codeHash !== undefined && timingSafeEqualText(event.codeHash, context.codeHash),
     attemptsRemainAfterThisOne: ({ context }) => context.attemptsLeft > 1,
-    lockoutHeldElsewhere: ({ context }) => context.settings.lockoutMs === undefined,
     // The timer ends the code's life too; this holds for a step that arrives with it.
     codeStillValid: ({ context, event }) => context.codeRequestedAt !== undefined && event.at < context.codeRequestedAt + context.settings.otpTtlMs,
   },
   delays: {
     codeLifetime: ({ context }) => context.settings.otpTtlMs,
     idleLimit: ({ context }) => context.settings.idleMs,
-    lockoutPeriod: ({ context }) => context.settings.lockoutMs ?? 0,
   },
 }).createMachine({
   id: 'registration',
@@ -183,7 +175,7 @@ export const registrationMachine = setup({
               },
               {
                 target: '#registration.lockedOut',
-                actions: ['spendAttempt', assign({ lockedAt: ({ event }) => event.at }), { type: 'reportOutcome', params: { code: 'too_many_attempts' } }],
+                actions: ['spendAttempt', { type: 'reportOutcome', params: { code: 'too_many_attempts' } }],
               },
             ],
           },
@@ -209,14 +201,7 @@ export const registrationMachine = setup({
     },
     registered: { type: 'final' },
     abandoned: { type: 'final' },
-    // Too many wrong codes: the process holds the subject for the lockout period, so that a new
-    // registration, with new attempts, cannot start before it ends.
-    lockedOut: {
-      // Started before the lockout waited here: such a process ended at once, and its history says so.
-      always: { guard: 'lockoutHeldElsewhere', target: 'lockoutEnded' },
-      after: { lockoutPeriod: 'lockoutEnded' },
-    },
-    lockoutEnded: { type: 'final' },
+    lockedOut: { type: 'final' },
   },
 });
 
@@ -227,15 +212,12 @@ function view(snapshot: Snapshot) {
   const { context } = snapshot;
   const codeExpiresAt =
     snapshot.matches('codeIssued') && context.codeRequestedAt !== undefined ? context.codeRequestedAt + context.settings.otpTtlMs : undefined;
-  const lockedUntil = snapshot.matches('lockedOut') && context.lockedAt !== undefined ? context.lockedAt + (context.settings.lockoutMs ?? 0) : undefined;
-  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   return {
     contacts: context.contacts.map(({ id, kind, masked }) => ({ id, kind, masked })),
     channel: context.channel ?? null,
     contactId: context.contactId ?? null,
     attemptsLeft: context.attemptsLeft,
-    codeExpiresAt: iso(codeExpiresAt),
-    lockedUntil: iso(lockedUntil),
+    codeExpiresAt: codeExpiresAt === undefined ? null : new Date(codeExpiresAt).toISOString(),
   };
 }
 

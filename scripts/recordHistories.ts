@@ -32,11 +32,10 @@ const toJson = (history: History) =>
 
 const OTP_TTL_MS = 1000;
 const IDLE_MS = 2000;
-const LOCKOUT_MS = 1500;
 const ATTEMPTS = 3;
 const out = path.join(projectRoot, 'tests', 'fixtures', 'histories');
 
-const env = await startBenchEnv({ OTP_TTL: `${OTP_TTL_MS}ms`, REGISTRATION_IDLE: `${IDLE_MS}ms`, OTP_MAX_ATTEMPTS: String(ATTEMPTS), REGISTRATION_LOCKOUT: `${LOCKOUT_MS}ms` });
+const env = await startBenchEnv({ OTP_TTL: `${OTP_TTL_MS}ms`, REGISTRATION_IDLE: `${IDLE_MS}ms`, OTP_MAX_ATTEMPTS: String(ATTEMPTS) });
 const { stack } = env;
 const codec = new EncryptionCodec(stack.secrets.keyring);
 

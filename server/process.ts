@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, WorkflowNotFoundError } from '@temporalio/common';
 import type { Request } from 'express';
 import { audit, type AuditEventName } from '../activities/audit.js';
@@ -59,28 +59,32 @@ export function processRoutes(ctx: AppContext, options: ProcessRoutesOptions) {
   return {
     view,
 
+    /** The subject's latest run, running or ended, as Temporal describes it; undefined when there is none. */
+    async latest(req: Request): Promise<WorkflowExecutionDescription | undefined> {
+      try {
+        return await handleFor(req).describe();
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    },
+
     /** Starts the subject's process, or finds it running (started: false, and nothing audited). */
     async start(req: Request, input: unknown): Promise<{ started: boolean; view: ProcessView }> {
       // A brand-new process is in its machine's initial state: no need to ask a workflow
       // whose first task may still be running.
       const current = initialView(options.definition, input, Date.now());
-      for (let tries = 1; ; tries++) {
-        try {
-          await ctx.temporal.workflow.start(options.workflowType, {
-            workflowId: options.workflowId(session(req).subjectId),
-            taskQueue: ctx.config.temporal.taskQueue,
-            args: [input],
-            typedSearchAttributes: startSearchAttributes(options.definition.searchKey(input), current.state),
-          });
-          break;
-        } catch (error) {
-          // A double click, or a second tab, finds the process already running.
-          if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-          const running = await view(req);
-          if (running.status === 'active' || tries > 1) return { started: false, view: running };
-          // It has just reached its end and its workflow is closing: wait for that, then start anew.
-          await handleFor(req).result().catch(() => undefined);
-        }
+      try {
+        await ctx.temporal.workflow.start(options.workflowType, {
+          workflowId: options.workflowId(session(req).subjectId),
+          taskQueue: ctx.config.temporal.taskQueue,
+          args: [input],
+          typedSearchAttributes: startSearchAttributes(options.definition.searchKey(input), current.state),
+        });
+      } catch (error) {
+        // A double click, or a second tab, finds the process already running.
+        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+        return { started: false, view: await view(req) };
       }
       await record(req, options.audit.started, { state: current.state });
       return { started: true, view: current };

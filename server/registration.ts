@@ -1,9 +1,10 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { codeHash } from '../activities/codes.js';
 import { addressKey, hit } from '../activities/rateLimit.js';
 import { registrationInput } from '../activities/registration.js';
 import { registration as definition } from '../machines/registration.js';
+import { ProcessState } from '../workflows/searchAttributes.js';
 import type { AppContext } from './context.js';
 import { HttpError, parseBody } from './errors.js';
 import { processRoutes } from './process.js';
@@ -45,6 +46,17 @@ export function registrationRouter(ctx: AppContext): Router {
     }
   };
 
+  /**
+   * Too many wrong codes lock registration for REGISTRATION_LOCKOUT: a new run would otherwise
+   * bring new attempts at once. Read from the latest run's own state, which Temporal keeps,
+   * so no crash between its end and an answer can lose the lock.
+   */
+  const lockedOutForMs = async (req: Request): Promise<number> => {
+    const latest = await registration.latest(req);
+    if (latest?.typedSearchAttributes.get(ProcessState) !== 'lockedOut') return 0;
+    return Math.max(0, (latest.closeTime?.getTime() ?? Date.now()) + settings.lockoutMs - Date.now());
+  };
+
   router.use(requireSession({ whileRegistering: true }));
 
   router.post('/', async (req, res) => {
@@ -52,12 +64,11 @@ export function registrationRouter(ctx: AppContext): Router {
     if (!s.requiredActions.includes('register_secure_channel')) {
       throw new HttpError(409, 'already_registered', 'Hai già registrato un canale sicuro.');
     }
-    const { started, view } = await registration.start(req, await registrationInput(ctx.pool, s.subjectId, settings));
-    // The process locked out by wrong codes holds the subject until its lockout period ends.
-    if (view.state === 'lockedOut') {
-      const retryAfter = Math.max(1, Math.ceil((Date.parse(String(view.lockedUntil)) - Date.now()) / 1000));
-      throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter, view });
+    const [lockedMs, input] = await Promise.all([lockedOutForMs(req), registrationInput(ctx.pool, s.subjectId, settings)]);
+    if (lockedMs > 0) {
+      throw new HttpError(423, 'registration_locked', 'Troppi codici errati: potrai ripetere la registrazione più tardi.', { retryAfter: Math.ceil(lockedMs / 1000) });
     }
+    const { started, view } = await registration.start(req, input);
     res.status(started ? 201 : 200).json({ view });
   });
 

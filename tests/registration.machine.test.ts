@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { registration, registrationMachine, type RegistrationInput } from '../machines/registration.js';
 import { runMachine, settle, stateName } from './support/machineHarness.js';
 
-const settings = { otpTtlMs: 300_000, otpMaxAttempts: 3, idleMs: 86_400_000, lockoutMs: 3_600_000 };
+const settings = { otpTtlMs: 300_000, otpMaxAttempts: 3, idleMs: 86_400_000 };
 const input: RegistrationInput = {
   subjectId: 'subject-1',
   codiceFiscale: 'RSSMRA80A01H501U',
@@ -51,25 +51,6 @@ describe('registration machine, alone, with a simulated clock', () => {
     expect(await m.send({ type: 'code.submit', codeHash: 'wrong' })).toEqual({ code: 'too_many_attempts' });
     expect(m.state()).toBe('lockedOut');
     expect(m.snapshot().context.attemptsLeft).toBe(0);
-    // The process holds the subject for the lockout period, taking no step, then ends.
-    const lockedAt = m.clock.now();
-    expect(registration.view(m.snapshot() as never).lockedUntil).toBe(new Date(lockedAt + settings.lockoutMs).toISOString());
-    expect(await m.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' })).toBeUndefined();
-    expect(m.state()).toBe('lockedOut');
-    await m.advance(settings.lockoutMs - 1);
-    expect(m.state()).toBe('lockedOut');
-    await m.advance(1);
-    expect(m.state()).toBe('lockoutEnded');
-    expect(m.snapshot().status).toBe('done');
-  });
-
-  it('ends at once when locked out, as it did, for a process started before the lockout waited in it', async () => {
-    const { lockoutMs: _held, ...earlier } = settings;
-    const m = runMachine(registrationMachine, { ...input, settings: earlier }, {}, { sendCode: { codeHash: CODE } });
-    await m.send({ type: 'channel.choose', channel: 'sms', contactId: 'mobile-1' });
-    for (let i = 0; i < settings.otpMaxAttempts; i++) await m.send({ type: 'code.submit', codeHash: 'wrong' });
-    expect(m.state()).toBe('lockoutEnded');
-    expect(m.snapshot().status).toBe('done');
   });
 
   it('keeps a code 5 minutes from the request: no new code before, the old one refused after', async () => {
@@ -143,7 +124,6 @@ describe('registration machine, alone, with a simulated clock', () => {
       contactId: 'mobile-1',
       attemptsLeft: 3,
       codeExpiresAt: new Date(settings.otpTtlMs).toISOString(),
-      lockedUntil: null,
     });
   });
 });
@@ -167,7 +147,6 @@ const graphEvents = [
   { type: 'xstate.after.codeLifetime.registration.codeIssued' },
   { type: 'xstate.after.idleLimit.registration.choosingChannel' },
   { type: 'xstate.after.idleLimit.registration.codeExpired' },
-  { type: 'xstate.after.lockoutPeriod.registration.lockedOut' },
 ] as const;
 
 describe('registration machine, every path', () => {
@@ -180,10 +159,10 @@ describe('registration machine, every path', () => {
 
   it('reaches every state of the machine, and each final state, by some path', () => {
     const finals = new Set(paths.map((p) => stateName(p.state.value)));
-    expect(finals).toEqual(new Set(['registered', 'abandoned', 'lockoutEnded']));
+    expect(finals).toEqual(new Set(['registered', 'abandoned', 'lockedOut']));
     const visited = new Set(paths.flatMap((p) => p.steps.map((s) => stateName(s.state.value))));
     expect(visited).toEqual(
-      new Set(['choosingChannel', 'codeIssued.sendingCode', 'codeIssued.awaitingCode', 'codeExpired', 'registering', 'registered', 'abandoned', 'lockedOut', 'lockoutEnded']),
+      new Set(['choosingChannel', 'codeIssued.sendingCode', 'codeIssued.awaitingCode', 'codeExpired', 'registering', 'registered', 'abandoned', 'lockedOut']),
     );
   });
 
@@ -204,8 +183,6 @@ describe('registration machine, every path', () => {
           await m.advance(settings.otpTtlMs);
         } else if (type.startsWith('xstate.after.idleLimit')) {
           await m.advance(settings.idleMs);
-        } else if (type.startsWith('xstate.after.lockoutPeriod')) {
-          await m.advance(settings.lockoutMs);
         } else {
           // graph events are stamped 0 or LATE; on the live actor, the clock's time (or past the code's life)
           const { at, ...step } = event as { at: number; type: string };
