@@ -40,24 +40,40 @@ export async function startTestStack(
     ...env,
   });
   const own = options.ownDatabase ? await scratchDatabase(options.ownDatabase, dataDir) : undefined;
+  // What the stack leaves behind goes even when it fails to start or to stop.
+  const cleanUp = async () => {
+    try {
+      await own?.stop();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  };
   const logLines: string[] = [];
   const logger = createLogger(config.logLevel, { write: (line: string) => void logLines.push(line) });
-  const stack = await startStack({
-    config,
-    logger,
-    temporalAddress: inject('temporalAddress'),
-    databaseUrl: own?.url ?? inject('databaseUrl'),
-    workflowBundlePath: inject('workflowBundlePath'),
-    worker: options.worker,
-    schedules: options.schedules ?? false,
-  });
+  let stack: Stack;
+  try {
+    stack = await startStack({
+      config,
+      logger,
+      temporalAddress: inject('temporalAddress'),
+      databaseUrl: own?.url ?? inject('databaseUrl'),
+      workflowBundlePath: inject('workflowBundlePath'),
+      worker: options.worker,
+      schedules: options.schedules ?? false,
+    });
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
   return {
     ...stack,
     logLines,
     async stop() {
-      await stack.stop();
-      await own?.stop();
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      try {
+        await stack.stop();
+      } finally {
+        await cleanUp();
+      }
     },
   };
 }
