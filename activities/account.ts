@@ -1,11 +1,11 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { checkPassword, type PasswordViolation } from '../machines/rules/passwordPolicy.js';
-import { afterFailure, type ThrottlePolicy } from '../machines/rules/loginThrottle.js';
+import type { ThrottlePolicy } from '../machines/rules/loginThrottle.js';
 import { audit } from './audit.js';
 import { isRecentlyUsed, setPassword, type PasswordHasher } from './credentials.js';
 import { transaction } from './deps.js';
-import { lock, reserveAccountAttempt } from './login.js';
+import { lockSeconds, recordFailure, reserveAccountAttempt } from './login.js';
 import type { Outbox } from './outbox.js';
 import { endSessions } from './sessions.js';
 import { DISPLAY_NAME, listContacts, maskContact, masked, type ContactKind } from './subjects.js';
@@ -46,20 +46,15 @@ export async function changePassword(
     [subjectId],
   );
   const row = rows[0]!;
-  const lockSeconds = Math.ceil(policy.lockForMs / 1000);
   const reserved = await reserveAccountAttempt(pool, subjectId, policy.lockForMs);
   if (reserved.lockedFor > 0) return { ok: false, reason: 'account_locked', retryAfter: reserved.lockedFor };
-  if (reserved.attempt > policy.lockAfter) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
+  if (reserved.attempt > policy.lockAfter) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds(policy) };
   if (!(await hasher.verify(row.hash, input.currentPassword))) {
-    const { delayMs, lockForMs } = afterFailure(reserved.attempt, policy);
-    await audit(pool, { ...request, subjectId, event: 'login_failed', details: { during: 'password_change' } });
-    if (lockForMs !== null) {
-      await lock(pool, reserved.key, lockForMs);
-      await endSessions(pool, subjectId);
-      await audit(pool, { ...request, subjectId, event: 'account_locked', details: { forSeconds: lockSeconds } });
-      return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
-    }
-    return { ok: false, reason: 'current_password_invalid', delayMs };
+    const failed = await recordFailure(pool, policy, { ...request, key: reserved.key, attempt: reserved.attempt, subjectId, details: { during: 'password_change' } });
+    if (!failed.locked) return { ok: false, reason: 'current_password_invalid', delayMs: failed.delayMs };
+    // Guessing the password of an open session locks the account and ends the session too.
+    await endSessions(pool, subjectId);
+    return { ok: false, reason: 'account_locked', retryAfter: failed.retryAfter };
   }
   // The right password gives back the failures counted so far, as a login does (a running lock stays).
   await pool.query('update login_throttle set failures = 0 where key = $1 and not coalesce(locked_until > now(), false)', [reserved.key]);

@@ -133,14 +133,34 @@ export async function reserveAccountAttempt(
   return { key, ...rows[0]! };
 }
 
-export async function lock(db: pg.Pool, key: string, forMs: number): Promise<void> {
+async function lock(db: pg.Pool, key: string, forMs: number): Promise<void> {
   await db.query(`update login_throttle set failures = 0, locked_until = now() + make_interval(secs => $2::double precision / 1000) where key = $1`, [key, forMs]);
+}
+
+export const lockSeconds = (policy: ThrottlePolicy) => Math.ceil(policy.lockForMs / 1000);
+
+/**
+ * A wrong password on a reserved attempt, at login or when changing it: audited, and the
+ * account locked when the policy says so (audited too). Answers for how long it is locked, or
+ * how long to hold the answer.
+ */
+export async function recordFailure(
+  db: pg.Pool,
+  policy: ThrottlePolicy,
+  failure: { key: string; attempt: number; subjectId: string | null; ip: string; requestId: string; details: Record<string, unknown> },
+): Promise<{ locked: true; retryAfter: number } | { locked: false; delayMs: number }> {
+  const { key, attempt, details, ...entry } = failure;
+  const { delayMs, lockForMs } = afterFailure(attempt, policy);
+  await audit(db, { ...entry, event: 'login_failed', details });
+  if (lockForMs === null) return { locked: false, delayMs };
+  await lock(db, key, lockForMs);
+  await audit(db, { ...entry, event: 'account_locked', details: { forSeconds: lockSeconds(policy) } });
+  return { locked: true, retryAfter: lockSeconds(policy) };
 }
 
 export async function authenticate({ pool, hasher, policy, ip }: LoginDeps, attempt: LoginAttempt): Promise<LoginResult> {
   const address = addressKey(attempt.ip);
   const addressBucket = `login-failures:${address}`;
-  const lockSeconds = Math.ceil(policy.lockForMs / 1000);
   const { rows } = await pool.query<LoginRow>(RESERVE, [attempt.username, addressBucket, ip.windowMs, policy.lockForMs]);
   const row = rows[0]!;
   // A refusal made before any password is checked is no guess: both reservations go back.
@@ -152,19 +172,15 @@ export async function authenticate({ pool, hasher, policy, ip }: LoginDeps, atte
   if (row.lockedFor > 0) return refuse({ ok: false, reason: 'account_locked', retryAfter: row.lockedFor });
   if (row.addressAttempts > ip.maxFailures) return refuse({ ok: false, reason: 'too_many_requests', retryAfter: row.addressRetryAfter });
   // Attempts already in flight used up what the policy allows before a lock.
-  if (row.attempt > policy.lockAfter) return refuse({ ok: false, reason: 'account_locked', retryAfter: lockSeconds });
+  if (row.attempt > policy.lockAfter) return refuse({ ok: false, reason: 'account_locked', retryAfter: lockSeconds(policy) });
 
   const context = { ip: attempt.ip, requestId: attempt.requestId };
   const valid = row.hash ? await hasher.verify(row.hash, attempt.password) : await hasher.verifyAgainstNothing(attempt.password);
   if (!valid || !row.id) {
-    const { delayMs, lockForMs } = afterFailure(row.attempt, policy);
-    await audit(pool, { ...context, subjectId: row.id, event: 'login_failed', details: row.id ? {} : { unknownUsername: true } });
-    if (lockForMs !== null) {
-      await lock(pool, row.throttleKey, lockForMs);
-      await audit(pool, { ...context, subjectId: row.id, event: 'account_locked', details: { forSeconds: lockSeconds } });
-      return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
-    }
-    return { ok: false, reason: 'invalid_credentials', delayMs };
+    const failed = await recordFailure(pool, policy, {
+      ...context, key: row.throttleKey, attempt: row.attempt, subjectId: row.id, details: row.id ? {} : { unknownUsername: true },
+    });
+    return failed.locked ? { ok: false, reason: 'account_locked', retryAfter: failed.retryAfter } : { ok: false, reason: 'invalid_credentials', delayMs: failed.delayMs };
   }
 
   if (hasher.needsRehash(row.hash!)) {
@@ -176,7 +192,7 @@ export async function authenticate({ pool, hasher, policy, ip }: LoginDeps, atte
   const opened = await pool.query<{ opened: number }>(SUCCEED, [
     row.throttleKey, row.id, sessionId(token), attempt.ip, attempt.requestId, attempt.userAgent?.slice(0, 300) ?? null, addressBucket,
   ]);
-  if (opened.rows[0]!.opened === 0) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds };
+  if (opened.rows[0]!.opened === 0) return { ok: false, reason: 'account_locked', retryAfter: lockSeconds(policy) };
   return {
     ok: true,
     token,
