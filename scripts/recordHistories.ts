@@ -122,7 +122,9 @@ try {
   fs.mkdirSync(out, { recursive: true });
   for (const [name, run] of Object.entries(ways)) {
     const handle = await run();
-    await handle.result();
+    // Under load a short code life or idle limit can end a run another way: such a recording would lie about its name.
+    const { state } = await handle.result();
+    if (state !== name) throw new Error(`${handle.workflowId} ended ${state}, not ${name}: record again on a quieter machine`);
     // Dated, and numbered within a day, so that new recordings sit beside those of the version still running.
     const file = unusedName(`registration-${name}.${new Date().toISOString().slice(0, 10)}`);
     fs.writeFileSync(file, `${toJson(await decrypted(await handle.fetchHistory()))}\n`);
