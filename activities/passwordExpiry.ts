@@ -63,10 +63,10 @@ export function passwordExpiryActivities({ config, pool, outbox }: ActivityDeps)
         }
         return true;
       });
-      // The provider's error may quote the address: only its name goes to the log.
+      // The worker's logger writes only the error's kind: the provider's message may quote the address.
       if (queued) {
         await outbox.deliver(key).catch((error: unknown) =>
-          Context.current().log.warn('promemoria di scadenza password non consegnato: lo consegnerà il relay', { key, error: (error as Error)?.name }),
+          Context.current().log.warn('promemoria di scadenza password non consegnato: lo consegnerà il relay', { key, error }),
         );
       }
     },

@@ -139,7 +139,7 @@ export function registrationActivities({ pool, secrets, outbox, hasher }: Activi
       // Registered for good: a provider that fails now only delays the password, which the
       // outbox relay delivers once the provider takes it. The user is told it is on its way.
       await outbox.deliver(key).catch((error: unknown) =>
-        Context.current().log.warn('password di primo accesso non consegnata: la consegna riprova', { key, error: (error as Error)?.name }),
+        Context.current().log.warn('password di primo accesso non consegnata: la consegna riprova', { key, error }),
       );
     },
   };

@@ -71,6 +71,11 @@ describe('the outbox relay', () => {
       [member.id],
     );
     expect(rows).toEqual([{ idempotency_key: expect.any(String), status: 'pending' }]);
+    // The warning names the kind of failure, not the provider's message, which quotes the number.
+    const warned = stack.logLines.map((l) => JSON.parse(l) as { msg?: string; err?: { name?: string } }).filter((l) => l.msg?.startsWith('password di primo accesso non consegnata'));
+    expect(warned.length).toBeGreaterThan(0);
+    expect(warned.every((l) => typeof l.err?.name === 'string' && l.err.name !== 'string')).toBe(true);
+    expect(stack.logLines.join('\n')).not.toContain('non-valido');
 
     await recover(rows[0]!.idempotency_key, member.mobile);
     expect(await relay()).toMatchObject({ delivered: 1 });

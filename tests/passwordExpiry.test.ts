@@ -52,6 +52,10 @@ describe('password-expiry reminders', () => {
       [refused.id],
     );
     expect(rows).toEqual([{ idempotency_key: expect.stringMatching(/^password-expiry\//), status: 'pending', redeliver: true }]);
+    const warned = stack.logLines.map((l) => JSON.parse(l) as { msg?: string; err?: { name?: string } }).filter((l) => l.msg?.startsWith('promemoria di scadenza password non consegnato'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.err?.name).toEqual(expect.any(String));
+    expect(stack.logLines.join('\n')).not.toContain('non-valido');
 
     // The next run finds both reminded.
     expect(await reminders()).toEqual({ notified: 0 });
